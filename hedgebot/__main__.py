@@ -1,0 +1,7 @@
+"""``python -m hedgebot`` runs the command line."""
+
+import sys
+
+from hedgebot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,367 @@
+"""The composition root: the one place that knows about modes.
+
+`build_runtime` wires the same object graph for every mode; only the clock, the market feeds
+and the brokers differ:
+
+* simulated venues (``driver = "simulated"``): a `SimulatedClock` and the built-in
+  `SimulatedExchange`, which is both the feed and the broker (its matching engine is the paper
+  engine);
+* ``driver = "ccxt"`` in paper mode: ccxt market data, fills simulated by the paper broker,
+  no credentials loaded;
+* ``driver = "ccxt"`` in live mode (needs ``--live`` too): ccxt market data and order entry.
+
+`Runtime.run` then passes the start-up gates and turns the hedge loop. Nothing outside this
+module asks which mode it is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from hedgebot.clock import Clock, SimulatedClock, WallClock
+from hedgebot.config import Settings, load_settings
+from hedgebot.console import ConsoleStatus
+from hedgebot.engine import AccountSpec, Engine, TurnObserver
+from hedgebot.errors import ConfigError
+from hedgebot.executor import Executor, HedgeLeg
+from hedgebot.gatekeeper import Gatekeeper
+from hedgebot.guards import GuardLimits
+from hedgebot.instruments import Instrument, InstrumentKey
+from hedgebot.journal import Journal
+from hedgebot.logs import REDACTOR, configure_logging
+from hedgebot.policy import (
+    BandRule,
+    FixedBand,
+    HedgeRule,
+    PercentBand,
+    RebalanceTo,
+    WhalleyWilmottBand,
+)
+from hedgebot.ports import Broker, MarketFeed
+from hedgebot.run_stats import RunSummary
+from hedgebot.startup import (
+    adopt_unfinished_orders,
+    await_market_data,
+    load_instruments,
+    reconcile_accounts,
+)
+from hedgebot.state import BookState
+from hedgebot import config as cfg
+
+log = structlog.get_logger("hedgebot.app")
+
+
+@dataclass
+class Venues:
+    """Feeds and brokers of every configured venue and account, plus the clock they run on."""
+
+    clock: Clock
+    feeds: dict[str, MarketFeed]
+    brokers: dict[str, Broker]
+    instruments_hint: dict[str, list[str]] = field(default_factory=dict)
+
+
+def build_venues(settings: Settings, *, live: bool) -> Venues:
+    """Feeds and brokers for the configured venues, in the configured mode."""
+    drivers = {v.driver for v in settings.venues.values()}
+    if drivers == {"simulated"}:
+        return _simulated_venues(settings)
+    if "simulated" in drivers:
+        raise ConfigError("venues: simulated venues cannot be combined with real ones")
+    from hedgebot.venue_wiring import ccxt_venues
+
+    return ccxt_venues(settings, live=live)
+
+
+def _symbols_by_venue(settings: Settings) -> dict[str, list[str]]:
+    symbols: dict[str, list[str]] = {name: [] for name in settings.venues}
+    for account in settings.accounts.values():
+        symbols[account.venue] += [p.symbol for p in account.positions]
+    for hedge in settings.hedges.values():
+        symbols[settings.accounts[hedge.account].venue].append(hedge.instrument)
+    return {venue: sorted(set(names)) for venue, names in symbols.items()}
+
+
+def _simulated_venues(settings: Settings) -> Venues:
+    from hedgebot.sim.accounts import AccountSeed
+    from hedgebot.sim.exchange import SimulatedExchange
+    from hedgebot.sim.settings import MarketSettings
+
+    sim = settings.simulator
+    start_ms = int(sim.start.timestamp() * 1000)
+    clock = SimulatedClock(start_ms, speed=sim.speed or None)
+    market = MarketSettings(
+        underlyings=_sim_underlyings(settings),
+        seed=sim.seed,
+        start_ms=start_ms,
+        latency_ms=sim.latency_ms,
+    )
+    symbols = _symbols_by_venue(settings)
+    feeds: dict[str, MarketFeed] = {}
+    brokers: dict[str, Broker] = {}
+    for venue in settings.venues:
+        seeds = {
+            name: AccountSeed(
+                collateral=dict(account.collateral),
+                positions=[(p.symbol, p.amount, p.price) for p in account.positions],
+            )
+            for name, account in settings.accounts.items()
+            if account.venue == venue
+        }
+        exchange = SimulatedExchange(
+            venue=venue, clock=clock, market=market, accounts=seeds, symbols=symbols[venue]
+        )
+        feeds[venue] = exchange
+        for name in seeds:
+            brokers[name] = exchange.broker(name)
+    return Venues(clock=clock, feeds=feeds, brokers=brokers, instruments_hint=symbols)
+
+
+def _sim_underlyings(settings: Settings) -> tuple[object, ...]:
+    import dataclasses
+
+    from hedgebot.sim.settings import DEFAULT_UNDERLYINGS
+
+    result = []
+    for underlying in DEFAULT_UNDERLYINGS:
+        override = settings.simulator.underlyings.get(underlying.name)
+        if override is None:
+            result.append(underlying)
+            continue
+        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        result.append(dataclasses.replace(underlying, **changes))
+    return tuple(result)
+
+
+def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) -> BandRule:
+    """The policy's band for a configured band."""
+    if isinstance(band, cfg.FixedBand):
+        return FixedBand(band.half_width)
+    if isinstance(band, cfg.PercentBand):
+        return PercentBand(percent=band.percent, minimum=band.minimum, maximum=band.maximum)
+    return WhalleyWilmottBand(
+        risk_aversion=band.risk_aversion,
+        cost=band.cost_bps / 10_000,
+        minimum=band.minimum,
+        maximum=band.maximum,
+    )
+
+
+def hedge_legs(
+    settings: Settings, instruments: Mapping[InstrumentKey, Instrument]
+) -> dict[str, HedgeLeg]:
+    """One leg per hedged underlying, checked against the venue's instrument list."""
+    legs = {}
+    for underlying, hedge in settings.hedges.items():
+        venue = settings.accounts[hedge.account].venue
+        key = InstrumentKey(venue, hedge.instrument)
+        instrument = instruments[key]
+        if instrument.underlying != underlying:
+            raise ConfigError(
+                f"hedges.{underlying}.instrument: {hedge.instrument} hedges "
+                f"{instrument.underlying}, not {underlying}"
+            )
+        legs[underlying] = HedgeLeg(
+            underlying=underlying,
+            account=hedge.account,
+            instrument=instrument,
+            rule=HedgeRule(
+                target=hedge.target,
+                band=band_rule(hedge.band),
+                rebalance_to=RebalanceTo(hedge.rebalance_to),
+                min_order=hedge.min_order,
+                max_order=hedge.max_order,
+                max_position=hedge.max_position,
+                cooldown_ms=int(hedge.cooldown_s * 1000),
+            ),
+            slippage_bps=hedge.slippage_bps,
+            order_timeout_ms=int(hedge.order_timeout_s * 1000),
+        )
+    return legs
+
+
+class Runtime:
+    """One daemon: venues, state, journal, executor, gatekeeper and engine, wired together."""
+
+    def __init__(self, settings: Settings, *, live: bool, observers: list[TurnObserver]) -> None:
+        self.settings = settings
+        self.venues = build_venues(settings, live=live)
+        self.clock = self.venues.clock
+        self.mode = settings.mode
+        journal_path = settings.state_dir / f"journal-{settings.mode}.sqlite"
+        self.journal = Journal(journal_path)
+        self.state = BookState(clock=self.clock)
+        self.events: dict[str, int] = {}
+        self.gatekeeper = Gatekeeper(
+            limits=GuardLimits(
+                max_data_age_s=settings.guards.max_data_age_s,
+                max_notional_per_minute_usd=settings.guards.max_notional_per_minute_usd,
+                max_notional_per_hour_usd=settings.guards.max_notional_per_hour_usd,
+                max_orders_per_minute=settings.guards.max_orders_per_minute,
+                max_consecutive_rejects=settings.guards.max_consecutive_rejects,
+                max_hedge_position={u: h.max_position for u, h in settings.hedges.items()},
+                max_abs_net_delta_usd=settings.guards.kill_abs_net_delta_usd,
+                max_maintenance_ratio=settings.guards.kill_maintenance_ratio,
+            ),
+            reducing_ratio=settings.margin.reducing_ratio,
+            notify=self.notify,
+        )
+        self.executor = Executor(
+            clock=self.clock,
+            journal=self.journal,
+            brokers=self.venues.brokers,
+            client_prefix=f"hb{self.clock.now_ms() % 10**10:x}-",
+            observer=self.notify,
+        )
+        self.state.listener = self.executor
+        self.observers = observers
+        self.engine: Engine | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def notify(self, kind: str, detail: Mapping[str, object]) -> None:
+        """Record an operational event: journal, log, counters (alerts hook in here)."""
+        self.events[kind] = self.events.get(kind, 0) + 1
+        self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
+        log.warning(kind, **{k: str(v) for k, v in detail.items()})
+        if kind == "order.rejected":
+            underlying = str(detail.get("underlying", ""))
+            self.gatekeeper.order_rejected(underlying)
+
+    async def start(self) -> Engine:
+        """Pass the start-up gates and build the engine (does not trade)."""
+        settings = self.settings
+        wanted = [
+            InstrumentKey(venue, symbol)
+            for venue, symbols in _symbols_by_venue(settings).items()
+            for symbol in symbols
+        ]
+        instruments = await load_instruments(list(self.venues.feeds.values()), wanted)
+        legs = hedge_legs(settings, instruments)
+        for broker in self.venues.brokers.values():
+            self._spawn(broker.stream(self.state))
+        await reconcile_accounts(self.venues.brokers, self.state)
+        adopted = await adopt_unfinished_orders(
+            journal=self.journal,
+            executor=self.executor,
+            brokers=self.venues.brokers,
+            state=self.state,
+            clock=self.clock,
+        )
+        keys = set(wanted) | {
+            p.key for s in self.state.accounts.values() for p in s.positions if p.amount
+        }
+        for venue, feed in self.venues.feeds.items():
+            self._spawn(feed.stream(sorted(k for k in keys if k.venue == venue), self.state))
+        missing = await await_market_data(
+            self.state, keys, list(settings.hedges), self.clock, timeout_s=30.0
+        )
+        if missing:
+            log.warning("startup.market_data_missing", missing=missing)
+        self.engine = Engine(
+            mode=self.mode,
+            clock=self.clock,
+            state=self.state,
+            executor=self.executor,
+            journal=self.journal,
+            gatekeeper=self.gatekeeper,
+            legs=legs,
+            accounts={
+                name: AccountSpec(venue=a.venue, count_collateral=a.count_collateral)
+                for name, a in settings.accounts.items()
+            },
+            instruments=instruments,
+            observers=self.observers,
+            notify=self.notify,
+            loop_interval_s=settings.loop_interval_s,
+        )
+        self.state.on_change = self.engine.wake.set
+        self.notify(
+            "daemon.started",
+            {
+                "mode": self.mode,
+                "venues": ",".join(sorted(self.venues.feeds)),
+                "underlyings": ",".join(sorted(legs)),
+                "adopted_orders": adopted,
+            },
+        )
+        return self.engine
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[call-overload]
+        self._tasks.append(task)
+
+    async def run(self, stop: asyncio.Event, *, stop_at_ms: int | None = None) -> RunSummary:
+        """Start, loop until stopped, shut down cleanly; return the run summary."""
+        try:
+            engine = self.engine or await self.start()
+            await engine.loop(stop, stop_at_ms=stop_at_ms)
+            return engine.summary(journal_path=str(self.journal.path))
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop hedging: finish sends in progress, cancel resting orders, stop streams."""
+        await self.executor.drain()
+        with contextlib.suppress(Exception):
+            await self.executor.cancel_all()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.journal.record_event(ts_ms=self.clock.now_ms(), kind="daemon.stopped", detail={})
+        self.journal.close()
+
+
+def _register_secrets(settings: Settings) -> None:
+    secrets = [settings.http.control_token, *settings.alerts.urls]
+    for venue in settings.venues.values():
+        secrets += [venue.api_key, venue.api_secret]
+    REDACTOR.register(secrets)
+
+
+async def run_daemon(
+    *, config: Path, duration_s: float | None, summary_path: Path | None, live_flag: bool
+) -> int:
+    """``hedgebot run``: validate, wire, run until SIGTERM/SIGINT or `duration_s`, summarise."""
+    settings = load_settings(config)
+    if settings.mode == "live" and not live_flag:
+        raise ConfigError("mode: \"live\" also needs --live on the command line")
+    if live_flag and settings.mode != "live":
+        raise ConfigError("mode: --live given, but the config says mode = \"paper\"")
+    table = configure_logging(level=settings.log.level, fmt=settings.log.format)
+    _register_secrets(settings)
+    console = ConsoleStatus(interval_s=settings.log.status_interval_s, table=table)
+    runtime = Runtime(settings, live=live_flag, observers=[console])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if duration_s is not None:
+        loop.call_later(duration_s, stop.set)
+    summary = await runtime.run(stop)
+    if summary_path is not None:
+        summary_path.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n")
+    log.info("daemon.stopped", **summary.to_dict()["totals"])  # type: ignore[arg-type]
+    return 0
+
+
+async def risk_report(*, config: Path) -> str:
+    """``hedgebot risk``: a one-shot report of the configured book (see hedgebot.report)."""
+    from hedgebot.report import render_risk_report
+
+    settings = load_settings(config)
+    runtime = Runtime(settings, live=False, observers=[])
+    try:
+        engine = await runtime.start()
+        view = await engine.turn_without_trading()
+        return render_risk_report(view)
+    finally:
+        await runtime.shutdown()

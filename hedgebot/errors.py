@@ -1,0 +1,46 @@
+"""hedgebot's own exception types. Adapters translate venue errors (ccxt's) into these once.
+
+The executor and the shell decide what to do from the class alone:
+
+* `TransientVenueError`: retry reads and cancels with backoff; never retry a create.
+* `OrderRejected`: the venue said no for good (insufficient funds, invalid order).
+* `OrderOutcomeUnknown`: a create may or may not have reached the venue; look it up by client id.
+* `AuthenticationFailed`: credentials are wrong or lack permission; trading stops.
+* `BadVenueData`: a payload was malformed or absurd; it is dropped, logged and alerted.
+"""
+
+
+class HedgebotError(Exception):
+    """Base class of every error hedgebot raises on purpose."""
+
+
+class ConfigError(HedgebotError):
+    """The configuration is invalid. The CLI exits with status 78 (EX_CONFIG)."""
+
+
+class VenueError(HedgebotError):
+    """Something went wrong talking to a venue."""
+
+
+class TransientVenueError(VenueError):
+    """Network trouble, rate limiting or an unavailable venue: safe to retry reads and cancels."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OrderRejected(VenueError):
+    """The venue refused the order definitively."""
+
+
+class OrderOutcomeUnknown(VenueError):
+    """A create did not get a definite answer: the order may exist. Never resend blindly."""
+
+
+class AuthenticationFailed(VenueError):
+    """Credentials are missing, wrong or lack a needed permission."""
+
+
+class BadVenueData(VenueError):
+    """A venue payload was malformed, missing fields, or held absurd values."""

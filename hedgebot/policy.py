@@ -1,0 +1,193 @@
+"""Hedge policy: when to hedge an underlying, how much, and why. Pure and deterministic.
+
+`decide(rule, inputs)` returns a `Decision` with a human-readable reason. The band is a
+`BandRule` (a Protocol), so bands that depend on gamma, price or time slot in beside the fixed
+and percentage bands: `WhalleyWilmottBand` is one. The policy never sees orders or venues: the
+caller passes the delta *including* hedges in flight, and whether one is in flight.
+
+Guarantees (property-tested): it never trades while delta is inside the band; every trade
+reduces the distance to the target and never overshoots past the opposite band edge; sizes are
+whole lots within [min_order, max_order]; it respects the cooldown, the maximum hedge position
+and never sends while an order is in flight.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyInputs:
+    """What the policy knows about one underlying at one instant. Deltas in coin."""
+
+    underlying: str
+    now_ms: int
+    net_delta: float
+    """Net delta of the whole book including the signed remaining amount of hedges in flight."""
+    gross_delta: float
+    gamma: float
+    price: float
+    hedge_position: float
+    """Current delta of the hedge instrument position, including hedges in flight."""
+    lot: float
+    """Delta, in coin, of one contract of the hedge instrument."""
+    order_in_flight: bool
+    last_hedge_ms: int | None
+
+
+class BandRule(Protocol):
+    """Half-width of the no-trade band around the target, in coin."""
+
+    def half_width(self, inputs: PolicyInputs) -> float:
+        """The band half-width for these inputs (positive)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedBand:
+    """Constant half-width in coin."""
+
+    half_width_coin: float
+
+    def half_width(self, inputs: PolicyInputs) -> float:
+        """Always the configured width."""
+        return self.half_width_coin
+
+
+@dataclass(frozen=True, slots=True)
+class PercentBand:
+    """A share of the book's gross delta, clamped to [minimum, maximum] coin."""
+
+    percent: float
+    minimum: float
+    maximum: float
+
+    def half_width(self, inputs: PolicyInputs) -> float:
+        """percent % of gross delta, clamped."""
+        return min(self.maximum, max(self.minimum, inputs.gross_delta * self.percent / 100.0))
+
+
+@dataclass(frozen=True, slots=True)
+class WhalleyWilmottBand:
+    """Whalley–Wilmott: H = (3/2 · κ · S · Γ² / γ)^(1/3) (r ≈ 0), clamped to [minimum, maximum]."""
+
+    risk_aversion: float
+    cost: float
+    minimum: float
+    maximum: float
+
+    def half_width(self, inputs: PolicyInputs) -> float:
+        """Wide where gamma is small, tight where it is large."""
+        raw = (1.5 * self.cost * inputs.price * inputs.gamma**2 / self.risk_aversion) ** (1 / 3)
+        return min(self.maximum, max(self.minimum, raw))
+
+
+class RebalanceTo(StrEnum):
+    """Where a hedge brings delta back to."""
+
+    EDGE = "edge"
+    TARGET = "target"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HedgeRule:
+    """How one underlying is hedged. Amounts in coin."""
+
+    target: float
+    band: BandRule
+    rebalance_to: RebalanceTo
+    min_order: float
+    max_order: float
+    max_position: float
+    cooldown_ms: int
+
+
+class Action(StrEnum):
+    """What the policy decided."""
+
+    HOLD = "hold"
+    HEDGE = "hedge"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The policy's answer for one underlying, with the reason an operator reads."""
+
+    underlying: str
+    action: Action
+    order_delta: float
+    """Signed coin delta to add through the hedge instrument (0 when holding)."""
+    target: float
+    band: float
+    gap: float
+    reason: str
+
+
+def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
+    """Hold inside the band; outside it, trade towards the target in whole lots."""
+    band = rule.band.half_width(inputs)
+    gap = inputs.net_delta - rule.target
+
+    def hold(reason: str) -> Decision:
+        return Decision(
+            underlying=inputs.underlying,
+            action=Action.HOLD,
+            order_delta=0.0,
+            target=rule.target,
+            band=band,
+            gap=gap,
+            reason=reason,
+        )
+
+    if abs(gap) <= band:
+        return hold(f"inside band: delta {inputs.net_delta:+.4f} within {rule.target:+.4f}±{band:.4f}")
+    if inputs.order_in_flight:
+        return hold("outside band, but a hedge order is in flight")
+    if inputs.last_hedge_ms is not None and inputs.now_ms - inputs.last_hedge_ms < rule.cooldown_ms:
+        wait = (rule.cooldown_ms - (inputs.now_ms - inputs.last_hedge_ms)) / 1000
+        return hold(f"outside band, cooling down for {wait:.1f}s more")
+    size, why = _order_size(rule, inputs, gap, band)
+    if size <= 0:
+        return hold(f"outside band, but {why}")
+    order = -math.copysign(size, gap)
+    return Decision(
+        underlying=inputs.underlying,
+        action=Action.HEDGE,
+        order_delta=order,
+        target=rule.target,
+        band=band,
+        gap=gap,
+        reason=(
+            f"delta {inputs.net_delta:+.4f} outside {rule.target:+.4f}±{band:.4f}: "
+            f"{'buy' if order > 0 else 'sell'} {size:.4f} to the {rule.rebalance_to.value}"
+            f"{' (' + why + ')' if why else ''}"
+        ),
+    )
+
+
+def _order_size(rule: HedgeRule, inputs: PolicyInputs, gap: float, band: float) -> tuple[float, str]:
+    """Unsigned coin size of the hedge in whole lots, and a note on what limited it."""
+    lot = inputs.lot
+    wanted = abs(gap) - (band if rule.rebalance_to is RebalanceTo.EDGE else 0.0)
+    ceiling = abs(gap) + band  # never overshoot past the opposite band edge
+    note = ""
+    if wanted > rule.max_order:
+        wanted, note = rule.max_order, f"capped at max_order {rule.max_order}"
+    direction = -math.copysign(1.0, gap)
+    room = rule.max_position - direction * inputs.hedge_position
+    if room <= 0:
+        return 0.0, f"max hedge position {rule.max_position} reached"
+    if wanted > room:
+        wanted, note = room, f"capped by max_position {rule.max_position}"
+    wanted = max(wanted, rule.min_order)
+    lots = math.ceil(wanted / lot - 1e-9)
+    size = lots * lot
+    while size > min(ceiling, rule.max_order, room) + 1e-12 and lots > 0:
+        lots -= 1
+        size = lots * lot
+    if size < rule.min_order - 1e-12 or lots == 0:
+        return 0.0, f"the smallest allowed order ({max(rule.min_order, lot):.4f}) would overshoot"
+    return size, note

@@ -1,0 +1,104 @@
+"""What an operator sees: a frozen view of the book after each hedge-loop turn.
+
+Owns `TurnView` and its rows. The console table, `/status`, metrics and the run summary all read
+this one value, so they always agree. It must not compute risk: the engine fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnderlyingView:
+    """One underlying after a turn. Deltas in coin."""
+
+    underlying: str
+    price: float
+    net_delta: float
+    """Delta of the positions the venue reports (what the book carries now)."""
+    delta_with_in_flight: float
+    target: float
+    band: float
+    gamma: float
+    vega: float
+    hedge_instrument: str
+    hedge_orders: int
+    fills: int
+    decision: str
+    trading: str
+    """"active", or why this underlying does not trade now."""
+
+    @property
+    def outside_band(self) -> bool:
+        """True when the carried delta is outside the band."""
+        return abs(self.net_delta - self.target) > self.band
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountView:
+    """Margin of one account, per margin currency."""
+
+    account: str
+    venue: str
+    currency: str
+    equity: float
+    initial_margin: float
+    maintenance_margin: float
+    available: float
+    maintenance_ratio: float
+    data_age_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnView:
+    """The book after one turn of the hedge loop."""
+
+    now_ms: int
+    mode: str
+    trading_state: str
+    underlyings: Mapping[str, UnderlyingView]
+    accounts: tuple[AccountView, ...]
+    decision_latency_s: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form (used by /status)."""
+        return {
+            "now_ms": self.now_ms,
+            "mode": self.mode,
+            "trading_state": self.trading_state,
+            "decision_latency_ms": self.decision_latency_s * 1000,
+            "underlyings": {
+                name: {
+                    "price": u.price,
+                    "net_delta": u.net_delta,
+                    "delta_with_in_flight": u.delta_with_in_flight,
+                    "target": u.target,
+                    "band": u.band,
+                    "gamma": u.gamma,
+                    "vega": u.vega,
+                    "hedge_instrument": u.hedge_instrument,
+                    "hedge_orders": u.hedge_orders,
+                    "fills": u.fills,
+                    "decision": u.decision,
+                    "trading": u.trading,
+                    "outside_band": u.outside_band,
+                }
+                for name, u in self.underlyings.items()
+            },
+            "accounts": [
+                {
+                    "account": a.account,
+                    "venue": a.venue,
+                    "currency": a.currency,
+                    "equity": a.equity,
+                    "initial_margin": a.initial_margin,
+                    "maintenance_margin": a.maintenance_margin,
+                    "available": a.available,
+                    "maintenance_ratio": a.maintenance_ratio,
+                    "data_age_s": a.data_age_s,
+                }
+                for a in self.accounts
+            ],
+        }
