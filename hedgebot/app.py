@@ -20,13 +20,15 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
-from hedgebot.clock import Clock, SimulatedClock, WallClock
+from hedgebot import config as cfg
+from hedgebot.clock import Clock, SimulatedClock
 from hedgebot.config import Settings, load_settings
 from hedgebot.console import ConsoleStatus
 from hedgebot.engine import AccountSpec, Engine, TurnObserver
@@ -54,7 +56,9 @@ from hedgebot.startup import (
     reconcile_accounts,
 )
 from hedgebot.state import BookState
-from hedgebot import config as cfg
+
+if TYPE_CHECKING:
+    from hedgebot.sim.settings import UnderlyingSettings
 
 log = structlog.get_logger("hedgebot.app")
 
@@ -125,7 +129,7 @@ def _simulated_venues(settings: Settings) -> Venues:
     return Venues(clock=clock, feeds=feeds, brokers=brokers, instruments_hint=symbols)
 
 
-def _sim_underlyings(settings: Settings) -> tuple[object, ...]:
+def _sim_underlyings(settings: Settings) -> tuple[UnderlyingSettings, ...]:
     import dataclasses
 
     from hedgebot.sim.settings import DEFAULT_UNDERLYINGS
@@ -191,7 +195,9 @@ def hedge_legs(
 class Runtime:
     """One daemon: venues, state, journal, executor, gatekeeper and engine, wired together."""
 
-    def __init__(self, settings: Settings, *, live: bool, observers: list[TurnObserver]) -> None:
+    def __init__(
+        self, settings: Settings, *, live: bool, observers: Sequence[TurnObserver]
+    ) -> None:
         self.settings = settings
         self.venues = build_venues(settings, live=live)
         self.clock = self.venues.clock
@@ -228,6 +234,9 @@ class Runtime:
 
     def notify(self, kind: str, detail: Mapping[str, object]) -> None:
         """Record an operational event: journal, log, counters (alerts hook in here)."""
+        if kind == "order.accepted":
+            self.gatekeeper.order_accepted(str(detail.get("underlying", "")))
+            return
         self.events[kind] = self.events.get(kind, 0) + 1
         self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
         log.warning(kind, **{k: str(v) for k, v in detail.items()})
@@ -333,9 +342,9 @@ async def run_daemon(
     """``hedgebot run``: validate, wire, run until SIGTERM/SIGINT or `duration_s`, summarise."""
     settings = load_settings(config)
     if settings.mode == "live" and not live_flag:
-        raise ConfigError("mode: \"live\" also needs --live on the command line")
+        raise ConfigError('mode: "live" also needs --live on the command line')
     if live_flag and settings.mode != "live":
-        raise ConfigError("mode: --live given, but the config says mode = \"paper\"")
+        raise ConfigError('mode: --live given, but the config says mode = "paper"')
     table = configure_logging(level=settings.log.level, fmt=settings.log.format)
     _register_secrets(settings)
     console = ConsoleStatus(interval_s=settings.log.status_interval_s, table=table)
@@ -348,20 +357,28 @@ async def run_daemon(
         loop.call_later(duration_s, stop.set)
     summary = await runtime.run(stop)
     if summary_path is not None:
-        summary_path.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n")
+        text = json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n"
+        await asyncio.to_thread(summary_path.write_text, text)
     log.info("daemon.stopped", **summary.to_dict()["totals"])  # type: ignore[arg-type]
     return 0
 
 
 async def risk_report(*, config: Path) -> str:
-    """``hedgebot risk``: a one-shot report of the configured book (see hedgebot.report)."""
-    from hedgebot.report import render_risk_report
+    """``hedgebot risk``: one-shot report of the configured book (positions, greeks per
+    underlying, margin headroom, shock grid), from a fresh reconciliation. Never trades."""
+    from hedgebot.report import risk_report_text
 
     settings = load_settings(config)
+    configure_logging(level="error", fmt="json")
     runtime = Runtime(settings, live=False, observers=[])
     try:
         engine = await runtime.start()
-        view = await engine.turn_without_trading()
-        return render_risk_report(view)
+        return risk_report_text(
+            books=engine.account_books(),
+            instruments=engine.instruments,
+            quotes=runtime.state.quotes,
+            index_prices=engine.index_prices(),
+            now_ms=runtime.clock.now_ms(),
+        )
     finally:
         await runtime.shutdown()

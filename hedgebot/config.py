@@ -95,7 +95,7 @@ class AccountSettings(Section):
     collateral: dict[str, float] = Field(default_factory=dict)
     positions: list[PositionSeed] = Field(default_factory=list)
     snapshot_from_venue: bool = False
-    """Paper mode: start from the real account's positions (read-only keys) instead of `positions`."""
+    """Paper mode: start from the real account's positions (read-only keys), not `positions`."""
 
 
 class FixedBand(Section):
@@ -184,7 +184,9 @@ class GuardSettings(Section):
     @model_validator(mode="after")
     def _ordered(self) -> GuardSettings:
         if self.max_notional_per_minute_usd > self.max_notional_per_hour_usd:
-            raise ValueError("max_notional_per_minute_usd must not exceed max_notional_per_hour_usd")
+            raise ValueError(
+                "max_notional_per_minute_usd must not exceed max_notional_per_hour_usd"
+            )
         return self
 
 

@@ -25,7 +25,8 @@ from hedgebot.executor import Executor, HedgeLeg
 from hedgebot.instruments import Instrument, InstrumentKey
 from hedgebot.journal import Journal
 from hedgebot.policy import Action, Decision, PolicyInputs, decide
-from hedgebot.risk import AccountBook, RiskReport, assess
+from hedgebot.account import AccountSnapshot
+from hedgebot.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.run_stats import BandTracker, RunSummary, UnderlyingSummary
 from hedgebot.state import BookState
 from hedgebot.units import futures_delta, lot_in_coin
@@ -129,6 +130,8 @@ class Engine:
         self.trading_state = "active"
         self._per: dict[str, _Underlying] = {u: _Underlying() for u in legs}
         self._next_risk_ms = 0
+        self._compiled: CompiledBook | None = None
+        self._compiled_from: tuple[AccountSnapshot, ...] = ()
         self._started_ms = clock.now_ms()
 
     async def loop(self, stop: asyncio.Event, *, stop_at_ms: int | None = None) -> None:
@@ -148,7 +151,9 @@ class Engine:
         self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
         rows = {u: self._hedge_underlying(u, leg, report, now) for u, leg in self.legs.items()}
         latency = time.perf_counter() - started
-        await self.executor.service({leg.instrument.key: leg.order_timeout_ms for leg in self.legs.values()})
+        await self.executor.service(
+            {leg.instrument.key: leg.order_timeout_ms for leg in self.legs.values()}
+        )
         view = TurnView(
             now_ms=now,
             mode=self.mode,
@@ -166,28 +171,37 @@ class Engine:
             observer.on_turn(view)
         return view
 
-    def _assess(self, now: int) -> RiskReport:
-        books = []
-        for name, snapshot in self.state.accounts.items():
-            spec = self.accounts.get(name)
-            if spec is None:
-                continue
-            books.append(
-                AccountBook(
-                    account=name,
-                    positions=snapshot.positions,
-                    collateral=snapshot.collateral,
-                    margin=snapshot.margin,
-                    count_collateral=spec.count_collateral,
-                )
+    def account_books(self) -> list[AccountBook]:
+        """The configured accounts as the risk module sees them, from the newest snapshots."""
+        return [
+            AccountBook(
+                account=name,
+                positions=snapshot.positions,
+                collateral=snapshot.collateral,
+                margin=snapshot.margin,
+                count_collateral=spec.count_collateral,
             )
-        index = {u: i.price for u, i in self.state.index.items()}
-        return assess(
-            books=books,
-            instruments=self.instruments,
-            quotes=self.state.quotes,
-            index_prices=index,
-            now_ms=now,
+            for name, spec in self.accounts.items()
+            if (snapshot := self.state.accounts.get(name)) is not None
+        ]
+
+    def index_prices(self) -> dict[str, float]:
+        """The newest index price of every underlying."""
+        return {u: i.price for u, i in self.state.index.items()}
+
+    def _assess(self, now: int) -> RiskReport:
+        snapshots = tuple(
+            self.state.accounts[name] for name in self.accounts if name in self.state.accounts
+        )
+        stale = self._compiled is None or len(snapshots) != len(self._compiled_from)
+        if stale or any(a is not b for a, b in zip(snapshots, self._compiled_from, strict=True)):
+            self._compiled = compile_book(
+                self.account_books(), self.instruments, previous=self._compiled
+            )
+            self._compiled_from = snapshots
+        assert self._compiled is not None
+        return evaluate(
+            self._compiled, quotes=self.state.quotes, index_prices=self.index_prices(), now_ms=now
         )
 
     def _hedge_underlying(
@@ -233,7 +247,9 @@ class Engine:
                 account_age_s=self.state.account_age_s(leg.account),
             )
             veto = self.gatekeeper.veto(check)
-            if veto is None and self.executor.place(leg, order_delta=decision.order_delta, quote=quote):
+            if veto is None and self.executor.place(
+                leg, order_delta=decision.order_delta, quote=quote
+            ):
                 self.gatekeeper.sent(check)
                 per.last_hedge_ms = now
             elif veto is not None:

@@ -17,8 +17,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
-_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
+_MONTH_CODES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_CODES)}
 _DERIBIT_EXPIRY = re.compile(r"^(\d{1,2})([A-Z]{3})(\d{2})$")
 
 
@@ -101,9 +103,12 @@ class Instrument:
         return round(whole * self.tick_size, 12)
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class InstrumentKey:
-    """Venue plus venue symbol: unique across every venue hedgebot trades."""
+class InstrumentKey(NamedTuple):
+    """Venue plus venue symbol: unique across every venue hedgebot trades.
+
+    A named tuple rather than a dataclass: it is the key of every hot dictionary (quotes,
+    positions), and tuple hashing and equality run in C.
+    """
 
     venue: str
     symbol: str
@@ -125,7 +130,7 @@ def deribit_expiry_ms(code: str) -> int:
 def deribit_expiry_code(expiry_ms: int) -> str:
     """Inverse of `deribit_expiry_ms`: ``13FEB21`` for 2021-02-13 08:00 UTC."""
     moment = dt.datetime.fromtimestamp(expiry_ms / 1000, tz=dt.UTC)
-    month = list(_MONTHS)[moment.month - 1]
+    month = _MONTH_CODES[moment.month - 1]
     return f"{moment.day}{month}{moment.year % 100:02d}"
 
 

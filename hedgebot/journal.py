@@ -156,7 +156,8 @@ class Journal:
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO fills (venue, trade_id, client_id, account, symbol, side,"
-                " amount, price, fee, fee_currency, ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " amount, price, fee, fee_currency, ts_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     fill.key.venue,
                     fill.trade_id,

@@ -81,7 +81,7 @@ class WhalleyWilmottBand:
 
     def half_width(self, inputs: PolicyInputs) -> float:
         """Wide where gamma is small, tight where it is large."""
-        raw = (1.5 * self.cost * inputs.price * inputs.gamma**2 / self.risk_aversion) ** (1 / 3)
+        raw = math.cbrt(1.5 * self.cost * inputs.price * inputs.gamma**2 / self.risk_aversion)
         return min(self.maximum, max(self.minimum, raw))
 
 
@@ -143,7 +143,9 @@ def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
         )
 
     if abs(gap) <= band:
-        return hold(f"inside band: delta {inputs.net_delta:+.4f} within {rule.target:+.4f}±{band:.4f}")
+        return hold(
+            f"inside band: delta {inputs.net_delta:+.4f} within {rule.target:+.4f}±{band:.4f}"
+        )
     if inputs.order_in_flight:
         return hold("outside band, but a hedge order is in flight")
     if inputs.last_hedge_ms is not None and inputs.now_ms - inputs.last_hedge_ms < rule.cooldown_ms:
@@ -168,7 +170,9 @@ def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
     )
 
 
-def _order_size(rule: HedgeRule, inputs: PolicyInputs, gap: float, band: float) -> tuple[float, str]:
+def _order_size(
+    rule: HedgeRule, inputs: PolicyInputs, gap: float, band: float
+) -> tuple[float, str]:
     """Unsigned coin size of the hedge in whole lots, and a note on what limited it."""
     lot = inputs.lot
     wanted = abs(gap) - (band if rule.rebalance_to is RebalanceTo.EDGE else 0.0)

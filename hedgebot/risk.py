@@ -1,31 +1,45 @@
 """Risk: net delta, gamma and vega per underlying over every position of every account.
 
-Pure: `assess` takes frozen account books, instruments and the latest quotes and returns a
-`RiskReport`. Options are valued together through `hedgebot.greeks` (one vectorised call per
-report); futures, perpetuals, spot and collateral through `hedgebot.units`. Every figure keeps
-the table of contributions it was summed from, so an operator can trace it to positions.
+Pure. `compile_book` turns the account books into static arrays once (positions change rarely);
+`evaluate` values them against the latest quotes every turn, vectorised: options through one
+`hedgebot.greeks.black76` call, futures, perpetuals, spot and collateral through numpy
+arithmetic on the conventions of `hedgebot.units`. `assess` does both, for one-off callers.
+Every figure keeps the table of contributions it was summed from (`UnderlyingRisk.contributions`),
+so an operator can trace it to positions.
 
 Conventions (HEDGING.md):
 * coin-settled options count their premium-adjusted delta Δ − V/F; linear options count Δ;
+* inverse perps/futures of USD face N count N/F, linear ones their coin amount;
 * where an account counts collateral, its coin equity (balance + unrealised P&L + option value,
-  as the venue reports it) is delta too; the inverse-contract convexity then cancels against the
-  equity's own sensitivity, so gamma is the pure option gamma; where collateral is not counted,
-  inverse positions add their convexity (−N/F² for futures, −(Δ−V/F)/F per coin option).
+  as the venue reports it; else the collateral balance) is delta too; the inverse-contract
+  convexity then cancels against the equity's own sensitivity, so gamma is the pure option
+  gamma; where collateral is not counted, inverse positions add their convexity (−N/F² for
+  futures, −(Δ−V/F)/F per coin option).
+* gamma is per USD of each instrument's own forward; no basis (F/S) scaling is applied.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hedgebot.account import MarginState, Position
 from hedgebot.greeks import black76
-from hedgebot.instruments import Instrument, InstrumentKey, Kind, OptionType, years_between
+from hedgebot.instruments import Instrument, InstrumentKey, Kind, OptionType
 from hedgebot.market import Quote
-from hedgebot.units import futures_delta, futures_gamma
+
+FloatArray = NDArray[np.float64]
+_MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
+_OPTION_METHODS = (
+    "Black-76 delta (linear option)",
+    "premium-adjusted Black-76 delta (coin-settled)",
+)
+_FUTURE_METHODS = ("coin amount", "USD face / mark")
+_COLLATERAL_METHODS = ("coin collateral", "coin equity (venue)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +67,38 @@ class Contribution:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContributionTable:
+    """Contributions to one underlying as numeric columns; labels are looked up on demand."""
+
+    segments: tuple[tuple[_Group, NDArray[np.intp], tuple[str, str]], ...] = ()
+    """(rows of a group, their indices, method label by flag), in column order."""
+    amounts: FloatArray = field(default_factory=lambda: np.zeros(0))
+    deltas: FloatArray = field(default_factory=lambda: np.zeros(0))
+    gammas: FloatArray = field(default_factory=lambda: np.zeros(0))
+    vegas: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def rows(self) -> tuple[Contribution, ...]:
+        """One `Contribution` per row."""
+        labels = [
+            (group.accounts[i], group.sources[i], methods[int(group.flags[i])])
+            for group, index, methods in self.segments
+            for i in index
+        ]
+        return tuple(
+            Contribution(
+                account=account,
+                source=source,
+                amount=float(self.amounts[n]),
+                delta=float(self.deltas[n]),
+                gamma=float(self.gammas[n]),
+                vega=float(self.vegas[n]),
+                method=method,
+            )
+            for n, (account, source, method) in enumerate(labels)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnderlyingRisk:
     """Aggregated risk of one underlying. Delta in coin, gamma coin/USD, vega USD per vol point."""
 
@@ -62,9 +108,14 @@ class UnderlyingRisk:
     gross_delta: float
     gamma: float
     vega: float
-    contributions: tuple[Contribution, ...]
+    table: ContributionTable = field(default_factory=ContributionTable)
     missing: tuple[str, ...] = ()
     """Positions that could not be valued (no quote): the figures above are then incomplete."""
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        """The rows the figures were summed from."""
+        return self.table.rows()
 
     @property
     def net_delta_usd(self) -> float:
@@ -85,16 +136,249 @@ class RiskReport:
     underlyings: Mapping[str, UnderlyingRisk]
 
 
-@dataclass(slots=True)
-class _Sums:
-    price: float = 0.0
-    contributions: list[Contribution] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Group:
+    """Static rows of one kind (options, futures or collateral) as parallel columns."""
+
+    keys: tuple[InstrumentKey | None, ...]
+    accounts: tuple[str, ...]
+    sources: tuple[str, ...]
+    underlyings: tuple[str, ...]
+    amounts: FloatArray
+    flags: NDArray[np.bool_]
+    """Options: coin-settled. Futures: amount in USD face."""
+    counted: NDArray[np.bool_]
+    """The account counts collateral (inverse convexity cancels)."""
+    strikes: FloatArray
+    expiries: FloatArray
+    calls: NDArray[np.bool_]
+    rows_of: Mapping[str, NDArray[np.intp]]
+    """Row indices of each underlying."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledBook:
+    """Account books as static arrays, ready to be valued against quotes every turn."""
+
+    options: _Group
+    futures: _Group
+    collateral: _Group
+    unknown: tuple[str, ...]
+    layout: tuple[tuple[str, bool, tuple[InstrumentKey, ...]], ...] = ()
+    """Which positions, in which order: while it holds, only amounts need refreshing."""
+    option_slots: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+    future_slots: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+
+
+def _group(rows: Sequence[tuple[Instrument | None, str, str, str, float, bool, bool]]) -> _Group:
+    n = len(rows)
+    instruments = [r[0] for r in rows]
+    rows_of: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        rows_of.setdefault(row[3], []).append(i)
+    return _Group(
+        rows_of={u: np.asarray(ix, dtype=np.intp) for u, ix in rows_of.items()},
+        keys=tuple(i.key if i else None for i in instruments),
+        accounts=tuple(r[1] for r in rows),
+        sources=tuple(r[2] for r in rows),
+        underlyings=tuple(r[3] for r in rows),
+        amounts=np.fromiter((r[4] for r in rows), np.float64, n),
+        flags=np.fromiter((r[5] for r in rows), np.bool_, n),
+        counted=np.fromiter((r[6] for r in rows), np.bool_, n),
+        strikes=np.fromiter(((i.strike or 0.0) if i else 0.0 for i in instruments), np.float64, n),
+        expiries=np.fromiter(
+            (float(i.expiry_ms or 0) if i else 0.0 for i in instruments), np.float64, n
+        ),
+        calls=np.fromiter(
+            (i is not None and i.option_type is OptionType.CALL for i in instruments), np.bool_, n
+        ),
+    )
+
+
+def compile_book(
+    books: Sequence[AccountBook],
+    instruments: Mapping[InstrumentKey, Instrument],
+    *,
+    previous: CompiledBook | None = None,
+) -> CompiledBook:
+    """The static part of risk: which rows exist and their amounts, strikes and flags.
+
+    With `previous` compiled from the same positions (same accounts, instruments and order),
+    only the amounts and collateral are refreshed: a fill changes amounts, not the layout.
+    """
+    layout = tuple(
+        (b.account, b.count_collateral, tuple(p.key for p in b.positions)) for b in books
+    )
+    if previous is not None and previous.layout == layout:
+        amounts = np.fromiter((p.amount for b in books for p in b.positions), np.float64)
+        return dataclasses.replace(
+            previous,
+            options=dataclasses.replace(previous.options, amounts=amounts[previous.option_slots]),
+            futures=dataclasses.replace(previous.futures, amounts=amounts[previous.future_slots]),
+            collateral=_collateral_group(books),
+        )
+    options, futures, unknown = [], [], []
+    option_slots: list[int] = []
+    future_slots: list[int] = []
+    slot = -1
+    for book in books:
+        counted = book.count_collateral
+        for position in book.positions:
+            slot += 1
+            instrument = instruments.get(position.key)
+            if instrument is None:
+                unknown.append(f"{position.key} (unknown instrument)")
+                continue
+            row = (instrument, book.account, str(position.key), instrument.underlying)
+            if instrument.kind is Kind.OPTION:
+                options.append((*row, position.amount, instrument.is_inverse, counted))
+                option_slots.append(slot)
+            else:
+                futures.append((*row, position.amount, instrument.amount_is_usd, counted))
+                future_slots.append(slot)
+    return CompiledBook(
+        options=_group(options),
+        futures=_group(futures),
+        collateral=_collateral_group(books),
+        unknown=tuple(unknown),
+        layout=layout,
+        option_slots=np.asarray(option_slots, dtype=np.intp),
+        future_slots=np.asarray(future_slots, dtype=np.intp),
+    )
+
+
+def _collateral_group(books: Sequence[AccountBook]) -> _Group:
+    rows: list[tuple[Instrument | None, str, str, str, float, bool, bool]] = []
+    for book in books:
+        if not book.count_collateral:
+            continue
+        equity = {m.currency: m.equity for m in book.margin}
+        for currency in sorted(set(book.collateral) | set(equity)):
+            coins = equity.get(currency, book.collateral.get(currency, 0.0))
+            source = f"{currency} collateral"
+            rows.append((None, book.account, source, currency, coins, currency in equity, True))
+    return _group(rows)
 
 
 @dataclass(slots=True)
-class _OptionRows:
-    rows: list[tuple[AccountBook, Position, Instrument, Quote]] = field(default_factory=list)
+class _Valued:
+    deltas: FloatArray
+    gammas: FloatArray
+    vegas: FloatArray
+    valid: NDArray[np.bool_]
+
+
+def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms: int) -> _Valued:
+    n = len(group.keys)
+    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
+    valid = np.fromiter((q is not None and q.mark_iv is not None for q in found), np.bool_, n)
+    forward = np.fromiter((q.underlying_price if q else 1.0 for q in found), np.float64, n)
+    sigma = np.fromiter(((q.mark_iv or 0.0) if q else 0.0 for q in found), np.float64, n)
+    tau = (group.expiries - now_ms) / _MS_PER_YEAR
+    greeks = black76(forward, group.strikes, tau, sigma, group.calls)
+    adjusted = greeks.delta - np.where(group.flags, greeks.price / forward, 0.0)
+    convexity = np.where(group.flags & ~group.counted, adjusted / forward, 0.0)
+    amounts = np.where(valid, group.amounts, 0.0)
+    return _Valued(
+        deltas=amounts * adjusted,
+        gammas=amounts * (greeks.gamma - convexity),
+        vegas=amounts * greeks.vega / 100.0,
+        valid=valid,
+    )
+
+
+def _value_futures(group: _Group, quotes: Mapping[InstrumentKey, Quote]) -> _Valued:
+    n = len(group.keys)
+    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
+    valid = np.fromiter((q is not None for q in found), np.bool_, n)
+    price = np.fromiter((q.mark_price if q else 1.0 for q in found), np.float64, n)
+    amounts = np.where(valid, group.amounts, 0.0)
+    deltas = np.where(group.flags, amounts / price, amounts)
+    gammas = np.where(group.flags & ~group.counted, -amounts / (price * price), 0.0)
+    return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid)
+
+
+def evaluate(
+    book: CompiledBook,
+    *,
+    quotes: Mapping[InstrumentKey, Quote],
+    index_prices: Mapping[str, float],
+    now_ms: int,
+) -> RiskReport:
+    """Value a compiled book against the latest quotes."""
+    parts = (
+        (book.options, _value_options(book.options, quotes, now_ms), _OPTION_METHODS),
+        (book.futures, _value_futures(book.futures, quotes), _FUTURE_METHODS),
+    )
+    collateral = book.collateral
+    underlyings = dict.fromkeys(index_prices)
+    for group, _, _ in parts:
+        underlyings.update(dict.fromkeys(group.underlyings))
+    result = {}
+    for name in underlyings:
+        if name not in index_prices and name not in (
+            *book.options.underlyings,
+            *book.futures.underlyings,
+        ):
+            continue
+        result[name] = _aggregate(name, parts, collateral, index_prices.get(name, 0.0))
+    if book.unknown:
+        result["?"] = UnderlyingRisk(
+            underlying="?",
+            price=0.0,
+            net_delta=0.0,
+            gross_delta=0.0,
+            gamma=0.0,
+            vega=0.0,
+            missing=book.unknown,
+        )
+    return RiskReport(timestamp_ms=now_ms, underlyings=result)
+
+
+def _aggregate(
+    name: str,
+    parts: Sequence[tuple[_Group, _Valued, tuple[str, str]]],
+    collateral: _Group,
+    price: float,
+) -> UnderlyingRisk:
+    segments: list[tuple[_Group, NDArray[np.intp], tuple[str, str]]] = []
+    columns: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
+    missing: list[str] = []
+    for group, valued, labels in parts:
+        index = group.rows_of.get(name)
+        if index is None:
+            continue
+        if not valued.valid[index].all():
+            missing += [
+                f"{group.keys[i]} (no quote)"
+                for i in index
+                if not valued.valid[i] and group.amounts[i] != 0
+            ]
+        segments.append((group, index, labels))
+        columns.append(
+            (group.amounts[index], valued.deltas[index], valued.gammas[index], valued.vegas[index])
+        )
+    held = collateral.rows_of.get(name)
+    if held is not None:
+        coins = collateral.amounts[held]
+        segments.append((collateral, held, _COLLATERAL_METHODS))
+        zeros = np.zeros(len(held))
+        columns.append((coins, coins, zeros, zeros))
+    amounts, deltas, gammas, vegas = (
+        np.concatenate([c[k] for c in columns]) if columns else np.zeros(0) for k in range(4)
+    )
+    return UnderlyingRisk(
+        underlying=name,
+        price=price,
+        net_delta=float(deltas.sum()),
+        gross_delta=float(np.abs(deltas).sum()),
+        gamma=float(gammas.sum()),
+        vega=float(vegas.sum()),
+        table=ContributionTable(
+            segments=tuple(segments), amounts=amounts, deltas=deltas, gammas=gammas, vegas=vegas
+        ),
+        missing=tuple(missing),
+    )
 
 
 def assess(
@@ -106,124 +390,6 @@ def assess(
     now_ms: int,
 ) -> RiskReport:
     """Net delta, gamma and vega per underlying, with the contributions they came from."""
-    sums: dict[str, _Sums] = {u: _Sums(price=p) for u, p in index_prices.items()}
-    options = _OptionRows()
-    for book in books:
-        for position in book.positions:
-            _add_position(book, position, instruments, quotes, sums, options)
-        if book.count_collateral:
-            _add_collateral(book, sums)
-    _add_options(options, sums, now_ms)
-    return RiskReport(
-        timestamp_ms=now_ms,
-        underlyings={u: _aggregate(u, s) for u, s in sums.items()},
-    )
-
-
-def _add_position(
-    book: AccountBook,
-    position: Position,
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    sums: dict[str, _Sums],
-    options: _OptionRows,
-) -> None:
-    instrument = instruments.get(position.key)
-    if instrument is None:
-        sums.setdefault("?", _Sums()).missing.append(f"{position.key} (unknown instrument)")
-        return
-    bucket = sums.setdefault(instrument.underlying, _Sums())
-    quote = quotes.get(position.key)
-    if quote is None:
-        if position.amount != 0:
-            bucket.missing.append(f"{position.key} (no quote)")
-        return
-    if instrument.kind is Kind.OPTION:
-        options.rows.append((book, position, instrument, quote))
-        return
-    price = quote.mark_price
-    gamma = 0.0
-    if not (book.count_collateral and instrument.is_inverse):
-        gamma = futures_gamma(instrument, position.amount, price)
-    method = "USD face / mark" if instrument.amount_is_usd else "coin amount"
-    bucket.contributions.append(
-        Contribution(
-            account=book.account,
-            source=str(position.key),
-            amount=position.amount,
-            delta=futures_delta(instrument, position.amount, price),
-            gamma=gamma,
-            vega=0.0,
-            method=method,
-        )
-    )
-
-
-def _add_collateral(book: AccountBook, sums: dict[str, _Sums]) -> None:
-    equity = {m.currency: m.equity for m in book.margin}
-    for currency, balance in book.collateral.items():
-        if currency not in sums:
-            continue
-        coins = equity.get(currency, balance)
-        method = "coin equity (venue)" if currency in equity else "coin collateral"
-        sums[currency].contributions.append(
-            Contribution(
-                account=book.account,
-                source=f"{currency} collateral",
-                amount=coins,
-                delta=coins,
-                gamma=0.0,
-                vega=0.0,
-                method=method,
-            )
-        )
-
-
-def _add_options(options: _OptionRows, sums: dict[str, _Sums], now_ms: int) -> None:
-    if not options.rows:
-        return
-    rows = options.rows
-    forward = np.fromiter((q.underlying_price for *_, q in rows), np.float64, len(rows))
-    strike = np.fromiter((i.strike or 0.0 for _, _, i, _ in rows), np.float64, len(rows))
-    tau = np.fromiter(
-        (years_between(now_ms, i.expiry_ms or now_ms) for _, _, i, _ in rows), np.float64, len(rows)
-    )
-    sigma = np.fromiter((q.mark_iv or 0.0 for *_, q in rows), np.float64, len(rows))
-    is_call = np.fromiter((i.option_type is OptionType.CALL for _, _, i, _ in rows), bool, len(rows))
-    greeks = black76(forward, strike, tau, sigma, is_call)
-    coin_premium = greeks.price / forward
-    for n, (book, position, instrument, _) in enumerate(rows):
-        amount = position.amount
-        delta = float(greeks.delta[n])
-        gamma = float(greeks.gamma[n])
-        method = "Black-76 delta (linear option)"
-        if instrument.is_inverse:
-            delta -= float(coin_premium[n])
-            method = "premium-adjusted Black-76 delta (coin-settled)"
-            if not book.count_collateral:
-                gamma -= delta / float(forward[n])
-        sums.setdefault(instrument.underlying, _Sums()).contributions.append(
-            Contribution(
-                account=book.account,
-                source=str(position.key),
-                amount=amount,
-                delta=amount * delta,
-                gamma=amount * gamma,
-                vega=amount * float(greeks.vega[n]) / 100.0,
-                method=method,
-            )
-        )
-
-
-def _aggregate(underlying: str, sums: _Sums) -> UnderlyingRisk:
-    contributions = tuple(sums.contributions)
-    return UnderlyingRisk(
-        underlying=underlying,
-        price=sums.price if math.isfinite(sums.price) else 0.0,
-        net_delta=math.fsum(c.delta for c in contributions),
-        gross_delta=math.fsum(abs(c.delta) for c in contributions),
-        gamma=math.fsum(c.gamma for c in contributions),
-        vega=math.fsum(c.vega for c in contributions),
-        contributions=contributions,
-        missing=tuple(sums.missing),
+    return evaluate(
+        compile_book(books, instruments), quotes=quotes, index_prices=index_prices, now_ms=now_ms
     )

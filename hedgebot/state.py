@@ -58,13 +58,16 @@ class BookState:
     account_received_ms: dict[str, int] = field(default_factory=dict)
     feeds: dict[str, FeedHealth] = field(default_factory=dict)
     listener: OrderListener = field(default_factory=OrderListener)
+    _amounts: dict[str, dict[InstrumentKey, float]] = field(default_factory=dict)
     on_change: Callable[[], None] = lambda: None
     """Called after every market or account update (wakes the hedge loop in live modes)."""
 
     def on_quote(self, quote: Quote) -> None:
         """Keep the newest quote per instrument; a crossed book is not a price to trade on."""
         if quote.crossed:
-            log.warning("feed.crossed_book", instrument=str(quote.key), bid=quote.bid, ask=quote.ask)
+            log.warning(
+                "feed.crossed_book", instrument=str(quote.key), bid=quote.bid, ask=quote.ask
+            )
             return
         self.quotes[quote.key] = quote
         self.quote_received_ms[quote.key] = self.clock.now_ms()
@@ -89,6 +92,10 @@ class BookState:
         if current is not None and current.timestamp_ms > snapshot.timestamp_ms:
             return
         self.accounts[snapshot.account] = snapshot
+        amounts: dict[InstrumentKey, float] = {}
+        for position in snapshot.positions:
+            amounts[position.key] = amounts.get(position.key, 0.0) + position.amount
+        self._amounts[snapshot.account] = amounts
         self.account_received_ms[snapshot.account] = self.clock.now_ms()
         self.listener.on_account_snapshot(snapshot.account, snapshot.timestamp_ms)
         self.on_change()
@@ -114,7 +121,4 @@ class BookState:
 
     def position(self, account: str, key: InstrumentKey) -> float:
         """Amount of `key` held by `account` in the newest snapshot (0 if none)."""
-        snapshot = self.accounts.get(account)
-        if snapshot is None:
-            return 0.0
-        return sum(p.amount for p in snapshot.positions if p.key == key)
+        return self._amounts.get(account, {}).get(key, 0.0)
