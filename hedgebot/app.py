@@ -73,11 +73,11 @@ class Venues:
     instruments_hint: dict[str, list[str]] = field(default_factory=dict)
 
 
-def build_venues(settings: Settings, *, live: bool) -> Venues:
+def build_venues(settings: Settings, *, live: bool, run_number: int) -> Venues:
     """Feeds and brokers for the configured venues, in the configured mode."""
     drivers = {v.driver for v in settings.venues.values()}
     if drivers == {"simulated"}:
-        return _simulated_venues(settings)
+        return _simulated_venues(settings, run_number=run_number)
     if "simulated" in drivers:
         raise ConfigError("venues: simulated venues cannot be combined with real ones")
     from hedgebot.venue_wiring import ccxt_venues
@@ -94,7 +94,9 @@ def _symbols_by_venue(settings: Settings) -> dict[str, list[str]]:
     return {venue: sorted(set(names)) for venue, names in symbols.items()}
 
 
-def _simulated_venues(settings: Settings) -> Venues:
+def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
+    """The built-in exchange. A restart starts a new simulated venue history: its ids carry
+    the run number so they never collide with ids journaled by earlier runs."""
     from hedgebot.sim.accounts import AccountSeed
     from hedgebot.sim.exchange import SimulatedExchange
     from hedgebot.sim.settings import MarketSettings
@@ -121,7 +123,12 @@ def _simulated_venues(settings: Settings) -> Venues:
             if account.venue == venue
         }
         exchange = SimulatedExchange(
-            venue=venue, clock=clock, market=market, accounts=seeds, symbols=symbols[venue]
+            venue=venue,
+            clock=clock,
+            market=market,
+            accounts=seeds,
+            symbols=symbols[venue],
+            id_prefix=f"r{run_number}-",
         )
         feeds[venue] = exchange
         for name in seeds:
@@ -199,11 +206,12 @@ class Runtime:
         self, settings: Settings, *, live: bool, observers: Sequence[TurnObserver]
     ) -> None:
         self.settings = settings
-        self.venues = build_venues(settings, live=live)
-        self.clock = self.venues.clock
         self.mode = settings.mode
-        journal_path = settings.state_dir / f"journal-{settings.mode}.sqlite"
-        self.journal = Journal(journal_path)
+        self.journal = Journal(settings.state_dir / f"journal-{settings.mode}.sqlite")
+        self.venues = build_venues(
+            settings, live=live, run_number=self.journal.count_events("daemon.started")
+        )
+        self.clock = self.venues.clock
         self.state = BookState(clock=self.clock)
         self.events: dict[str, int] = {}
         self.gatekeeper = Gatekeeper(

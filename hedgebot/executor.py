@@ -275,8 +275,7 @@ class Executor(OrderListener):
         settled = math.isclose(active.settled_filled, order.filled_amount) or (
             self._snapshot_ms.get(order.request.account, -1) >= active.fill_seen_ms
         )
-        if order.is_terminal and settled:
-            self._active.pop(order.client_id, None)
+        if order.is_terminal and settled and self._active.pop(order.client_id, None):
             self._finished[order.client_id] = order
             log.info(
                 "hedge.settled",

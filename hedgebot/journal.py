@@ -239,6 +239,11 @@ class Journal:
             raise ValueError(f"no journal table {table!r}")
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
+    def count_events(self, kind: str) -> int:
+        """How many events of one kind were journaled (e.g. daemon.started: runs so far)."""
+        row = self._db.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()
+        return int(row[0])
+
     def fill_totals(self) -> tuple[int, float]:
         """Number of fills and the sum of their fees (in each fill's fee currency, summed raw)."""
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(fee), 0) FROM fills").fetchone()

@@ -40,13 +40,13 @@ def test_default_config_is_valid_and_printed(capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ('loop_interval_s = 1.0', 'loop_interval_s = 1.0\nbogus = 1', "bogus: unknown key"),
-        ('max_order = 5.0', 'max_order = "five"', "hedges.BTC.max_order"),
-        ('min_order = 0.01', 'min_order = 9.0', "min_order (9.0) must be less than max_order"),
-        ('minimum = 1.0, maximum = 5.0', 'minimum = 6.0, maximum = 5.0', "minimum (6.0) must not"),
+        ("loop_interval_s = 1.0", "loop_interval_s = 1.0\nbogus = 1", "bogus: unknown key"),
+        ("max_order = 5.0", 'max_order = "five"', "hedges.BTC.max_order"),
+        ("min_order = 0.01", "min_order = 9.0", "min_order (9.0) must be less than max_order"),
+        ("minimum = 1.0, maximum = 5.0", "minimum = 6.0, maximum = 5.0", "minimum (6.0) must not"),
         ('account = "main"', 'account = "nope"', "no account named 'nope'"),
-        ('[venues.sim]', '[venues.sim]\napi_key = "abc"', "venues.sim.api_key: secrets are never"),
-        ('half_width = 0.25', 'half_width = -1', "hedges.BTC.band.half_width"),
+        ("[venues.sim]", '[venues.sim]\napi_key = "abc"', "venues.sim.api_key: secrets are never"),
+        ("half_width = 0.25", "half_width = -1", "hedges.BTC.band.half_width"),
     ],
 )
 def test_invalid_config_exits_78_with_one_line_naming_the_key(

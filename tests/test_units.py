@@ -72,7 +72,9 @@ def test_inverse_gamma_is_the_derivative_of_delta(amount: float, price: float) -
         futures_delta(INVERSE_PERP, amount, price + step)
         - futures_delta(INVERSE_PERP, amount, price - step)
     ) / (2 * step)
-    assert math.isclose(futures_gamma(INVERSE_PERP, amount, price), numeric, rel_tol=1e-5, abs_tol=1e-12)
+    assert math.isclose(
+        futures_gamma(INVERSE_PERP, amount, price), numeric, rel_tol=1e-5, abs_tol=1e-12
+    )
 
 
 def test_deribit_short_perp_of_1000_usd_at_50000_is_minus_0_02_btc() -> None:

@@ -57,6 +57,7 @@ class SimulatedExchange:
         market: MarketSettings,
         accounts: Mapping[str, AccountSeed],
         symbols: Sequence[str],
+        id_prefix: str = "",
     ) -> None:
         now_ms = clock.now_ms()
         if now_ms < market.start_ms:
@@ -79,6 +80,7 @@ class SimulatedExchange:
             margin=market.margin,
             latency_ms=market.latency_ms,
             accounts=accounts,
+            id_prefix=id_prefix,
         )
         self._desk = Desk(ledger=self.ledger, clock=clock)
         self._subscriptions: dict[object, _Subscription] = {}

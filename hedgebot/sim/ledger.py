@@ -107,8 +107,12 @@ class Ledger:
         margin: MarginSettings,
         latency_ms: int,
         accounts: Mapping[str, AccountSeed],
+        id_prefix: str = "",
     ) -> None:
         self.venue = venue
+        self.id_prefix = id_prefix
+        """Distinguishes this ledger's ids from an earlier instance's: a restarted simulator is a
+        new venue history, and its trade ids must not collide with journaled ones."""
         self.accounts = AccountBook(
             venue=venue, instruments=instruments, marks=marks, margin=margin, seeds=accounts
         )
@@ -142,7 +146,7 @@ class Ledger:
         record = _Order(
             request=order,
             instrument=instrument,
-            venue_order_id=f"{self.venue}-{len(self._orders) + 1}",
+            venue_order_id=f"{self.venue}-{self.id_prefix}{len(self._orders) + 1}",
             live_at_ms=now_ms + self._latency_ms,
             lots=round(order.amount / size),
             status=OrderStatus.REJECTED if problem else OrderStatus.OPEN,
@@ -358,7 +362,7 @@ class Ledger:
             request.account, instrument, request.side.sign * amount, price, fee
         )
         fill = Fill(
-            trade_id=f"{self.venue}-T{len(self._fills) + 1}",
+            trade_id=f"{self.venue}-{self.id_prefix}T{len(self._fills) + 1}",
             client_id=request.client_id,
             account=request.account,
             key=request.key,
