@@ -34,7 +34,7 @@ SPOTS = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0}
 def option_book(count: int, seed: int = 3) -> list[dict[str, Any]]:
     """`count` option positions spread over 3 underlyings, 3 expiries, strikes ±40%."""
     rng = np.random.default_rng(seed)
-    positions = []
+    positions: list[tuple[str, float]] = []
     for n in range(count):
         underlying = ("BTC", "ETH", "SOL")[n % 3]
         spot = SPOTS[underlying]
@@ -43,10 +43,10 @@ def option_book(count: int, seed: int = 3) -> list[dict[str, Any]]:
         kind = "C" if rng.random() < 0.5 else "P"
         symbol = f"{underlying}-{EXPIRIES[n % 3]}-{int(strike)}-{kind}"
         lot = 0.1 if underlying == "BTC" else 1.0
-        positions.append({"symbol": symbol, "amount": lot * int(rng.integers(-20, 21) or 1)})
+        positions.append((symbol, lot * int(rng.integers(-20, 21) or 1)))
     merged: dict[str, float] = {}
-    for p in positions:
-        merged[p["symbol"]] = merged.get(p["symbol"], 0.0) + p["amount"]
+    for symbol, amount in positions:
+        merged[symbol] = merged.get(symbol, 0.0) + amount
     return [{"symbol": s, "amount": a} for s, a in merged.items() if a]
 
 
@@ -57,8 +57,12 @@ def settings(state_dir: str, count: int) -> Settings:
     data["simulator"]["speed"] = 0
     data["accounts"]["main"]["positions"] = option_book(count)
     data["accounts"]["main"]["collateral"] = {"BTC": 50.0, "ETH": 500.0, "SOL": 10_000.0}
-    data["guards"] = {"max_orders_per_minute": 10_000, "max_notional_per_minute_usd": 1e12,
-                      "max_notional_per_hour_usd": 1e13, "kill_abs_net_delta_usd": 1e12}
+    data["guards"] = {
+        "max_orders_per_minute": 10_000,
+        "max_notional_per_minute_usd": 1e12,
+        "max_notional_per_hour_usd": 1e13,
+        "kill_abs_net_delta_usd": 1e12,
+    }
     for underlying in ("BTC", "ETH", "SOL"):
         data["hedges"][underlying] = {
             "account": "main",
@@ -96,7 +100,7 @@ async def measure(count: int, turns: int) -> tuple[list[float], list[float]]:
         runtime = Runtime(settings(state_dir, count), live=False, observers=[])
         submits: list[float] = []
         for name, broker in list(runtime.venues.brokers.items()):
-            runtime.venues.brokers[name] = TimedBroker(broker, submits)  # type: ignore[assignment]
+            runtime.venues.brokers[name] = TimedBroker(broker, submits)
         last_event = [0.0]
         original = runtime.state.on_quote
 
@@ -136,11 +140,15 @@ def main() -> None:
     print(f"book: {args.positions} option positions over BTC, ETH, SOL; {args.turns} turns")
     print("| latency (ms) | n | p50 | p99 | max |")
     print("|---|---:|---:|---:|---:|")
-    for name, values in (("event to decision (every turn)", every),
-                         ("event to order handed to venue", hedged)):
+    for name, values in (
+        ("event to decision (every turn)", every),
+        ("event to order handed to venue", hedged),
+    ):
         if values:
-            print(f"| {name} | {len(values)} | {percentile(values, 50):.3f} | "
-                  f"{percentile(values, 99):.3f} | {max(values) * 1e3:.3f} |")
+            print(
+                f"| {name} | {len(values)} | {percentile(values, 50):.3f} | "
+                f"{percentile(values, 99):.3f} | {max(values) * 1e3:.3f} |"
+            )
     print(f"mean turn {statistics.fmean(every) * 1e3:.3f} ms")
 
 

@@ -21,17 +21,17 @@ import contextlib
 import json
 import signal
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from hedgebot import config as cfg
-from hedgebot.clock import Clock, SimulatedClock
-from hedgebot.config import Settings, load_settings
+from hedgebot import sd_notify
+from hedgebot.clock import SimulatedClock
+from hedgebot.config import Settings, load_settings, world_readable_warning
 from hedgebot.console import ConsoleStatus
-from hedgebot.engine import AccountSpec, Engine, TurnObserver
+from hedgebot.engine import AccountSpec, Engine, EventNotifier, TurnObserver
 from hedgebot.errors import ConfigError
 from hedgebot.executor import Executor, HedgeLeg
 from hedgebot.gatekeeper import Gatekeeper
@@ -56,6 +56,7 @@ from hedgebot.startup import (
     reconcile_accounts,
 )
 from hedgebot.state import BookState
+from hedgebot.venue_wiring import Venues, ccxt_venues
 
 if TYPE_CHECKING:
     from hedgebot.sim.settings import UnderlyingSettings
@@ -63,26 +64,14 @@ if TYPE_CHECKING:
 log = structlog.get_logger("hedgebot.app")
 
 
-@dataclass
-class Venues:
-    """Feeds and brokers of every configured venue and account, plus the clock they run on."""
-
-    clock: Clock
-    feeds: dict[str, MarketFeed]
-    brokers: dict[str, Broker]
-    instruments_hint: dict[str, list[str]] = field(default_factory=dict)
-
-
-def build_venues(settings: Settings, *, live: bool, run_number: int) -> Venues:
+def build_venues(settings: Settings, *, live: bool, run_number: int, client_prefix: str) -> Venues:
     """Feeds and brokers for the configured venues, in the configured mode."""
     drivers = {v.driver for v in settings.venues.values()}
     if drivers == {"simulated"}:
         return _simulated_venues(settings, run_number=run_number)
     if "simulated" in drivers:
         raise ConfigError("venues: simulated venues cannot be combined with real ones")
-    from hedgebot.venue_wiring import ccxt_venues
-
-    return ccxt_venues(settings, live=live)
+    return ccxt_venues(settings, live=live, client_prefix=client_prefix, run_number=run_number)
 
 
 def _symbols_by_venue(settings: Settings) -> dict[str, list[str]]:
@@ -133,7 +122,7 @@ def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
         feeds[venue] = exchange
         for name in seeds:
             brokers[name] = exchange.broker(name)
-    return Venues(clock=clock, feeds=feeds, brokers=brokers, instruments_hint=symbols)
+    return Venues(clock=clock, feeds=feeds, brokers=brokers)
 
 
 def _sim_underlyings(settings: Settings) -> tuple[UnderlyingSettings, ...]:
@@ -208,8 +197,12 @@ class Runtime:
         self.settings = settings
         self.mode = settings.mode
         self.journal = Journal(settings.state_dir / f"journal-{settings.mode}.sqlite")
+        client_prefix = f"hb{self.journal.installation_id()}n"
         self.venues = build_venues(
-            settings, live=live, run_number=self.journal.count_events("daemon.started")
+            settings,
+            live=live,
+            run_number=self.journal.count_events("daemon.started"),
+            client_prefix=client_prefix,
         )
         self.clock = self.venues.clock
         self.state = BookState(clock=self.clock)
@@ -232,11 +225,12 @@ class Runtime:
             clock=self.clock,
             journal=self.journal,
             brokers=self.venues.brokers,
-            client_prefix=f"hb{self.clock.now_ms() % 10**10:x}-",
+            client_prefix=client_prefix,
             observer=self.notify,
         )
         self.state.listener = self.executor
-        self.observers = observers
+        self.observers = list(observers)
+        self.event_listeners: list[EventNotifier] = []
         self.engine: Engine | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -248,6 +242,8 @@ class Runtime:
         self.events[kind] = self.events.get(kind, 0) + 1
         self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
         log.warning(kind, **{k: str(v) for k, v in detail.items()})
+        for listener in self.event_listeners:
+            listener(kind, detail)
         if kind == "order.rejected":
             underlying = str(detail.get("underlying", ""))
             self.gatekeeper.order_rejected(underlying)
@@ -255,6 +251,7 @@ class Runtime:
     async def start(self) -> Engine:
         """Pass the start-up gates and build the engine (does not trade)."""
         settings = self.settings
+        await self.venues.open()
         wanted = [
             InstrumentKey(venue, symbol)
             for venue, symbols in _symbols_by_venue(settings).items()
@@ -324,6 +321,24 @@ class Runtime:
         finally:
             await self.shutdown()
 
+    def halt(self, reason: str) -> None:
+        """Operator: halt all trading until resumed."""
+        self.gatekeeper.halt(reason)
+        self.notify("operator.halt", {"reason": reason})
+
+    def resume(self) -> None:
+        """Operator: resume trading (lifts halts, the kill switch and lost-order halts)."""
+        self.gatekeeper.resume()
+        self.executor.resume()
+        self.notify("operator.resume", {})
+
+    def flatten(self) -> str:
+        """Operator: halt, then close every hedge position."""
+        if self.engine is None:
+            return "not started yet"
+        self.gatekeeper.halt("flattening hedges")
+        return self.engine.request_flatten()
+
     async def shutdown(self) -> None:
         """Stop hedging: finish sends in progress, cancel resting orders, stop streams."""
         await self.executor.drain()
@@ -333,6 +348,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.venues.close()
         self.journal.record_event(ts_ms=self.clock.now_ms(), kind="daemon.stopped", detail={})
         self.journal.close()
 
@@ -348,6 +364,11 @@ async def run_daemon(
     *, config: Path, duration_s: float | None, summary_path: Path | None, live_flag: bool
 ) -> int:
     """``hedgebot run``: validate, wire, run until SIGTERM/SIGINT or `duration_s`, summarise."""
+    from hedgebot.alerts import AlertDispatcher, DispatcherOptions
+    from hedgebot.http_api import OperatorServer
+    from hedgebot.metrics import Metrics
+    from hedgebot.operator_surface import OperatorSurface
+
     settings = load_settings(config)
     if settings.mode == "live" and not live_flag:
         raise ConfigError('mode: "live" also needs --live on the command line')
@@ -355,19 +376,56 @@ async def run_daemon(
         raise ConfigError('mode: --live given, but the config says mode = "paper"')
     table = configure_logging(level=settings.log.level, fmt=settings.log.format)
     _register_secrets(settings)
-    console = ConsoleStatus(interval_s=settings.log.status_interval_s, table=table)
-    runtime = Runtime(settings, live=live_flag, observers=[console])
+    warning = world_readable_warning(config)
+    if warning:
+        log.warning("config.world_readable", detail=warning)
+    runtime = Runtime(settings, live=live_flag, observers=[])
+    alerts = AlertDispatcher(
+        settings.alerts.urls, options=DispatcherOptions(rate_limit_s=settings.alerts.rate_limit_s)
+    )
+    metrics = Metrics()
+    surface = OperatorSurface(
+        settings=settings,
+        state=runtime.state,
+        metrics=metrics,
+        alerts=alerts,
+        halt=runtime.halt,
+        resume=runtime.resume,
+        flatten=runtime.flatten,
+    )
+    runtime.observers += [
+        ConsoleStatus(interval_s=settings.log.status_interval_s, table=table),
+        surface,
+    ]
+    runtime.event_listeners.append(surface.on_event)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if duration_s is not None:
         loop.call_later(duration_s, stop.set)
-    summary = await runtime.run(stop)
+    alert_task = asyncio.create_task(alerts.run())
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.http.enabled:
+            server = OperatorServer(
+                surface,
+                metrics,
+                host=settings.http.host,
+                port=settings.http.port,
+                control_token=settings.http.control_token,
+            )
+            await stack.enter_async_context(server)
+            log.info("http.listening", url=server.url)
+        try:
+            summary = await runtime.run(stop)
+        finally:
+            sd_notify.stopping()
+            await alerts.aclose()
+            alert_task.cancel()
     if summary_path is not None:
         text = json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n"
         await asyncio.to_thread(summary_path.write_text, text)
-    log.info("daemon.stopped", **summary.to_dict()["totals"])  # type: ignore[arg-type]
+    log.info("daemon.summary", **summary.to_dict()["totals"])  # type: ignore[arg-type]
     return 0
 
 

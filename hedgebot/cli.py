@@ -42,16 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     risk = commands.add_parser("risk", help="one-shot risk report of the configured book")
     risk.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
 
-    for name, text in (("status", "show a running daemon's book"), ("halt", "halt trading"),
-                       ("resume", "resume trading")):
+    for name, text in (
+        ("status", "show a running daemon's book"),
+        ("halt", "halt trading"),
+        ("resume", "resume trading"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--url", default="http://127.0.0.1:9102", help="daemon HTTP endpoint")
         if name != "status":
-            sub.add_argument("--token-env", default="HEDGEBOT__HTTP__CONTROL_TOKEN",
-                             help="environment variable holding the control token")
+            sub.add_argument(
+                "--token-env",
+                default="HEDGEBOT__HTTP__CONTROL_TOKEN",
+                help="environment variable holding the control token",
+            )
 
-    sim = commands.add_parser("exchange-sim", help="local Deribit-protocol exchange (127.0.0.1)",
-                              add_help=False)
+    sim = commands.add_parser(
+        "exchange-sim", help="local Deribit-protocol exchange (127.0.0.1)", add_help=False
+    )
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 

@@ -20,12 +20,12 @@ from typing import Protocol
 
 import structlog
 
+from hedgebot.account import AccountSnapshot
 from hedgebot.clock import Clock
 from hedgebot.executor import Executor, HedgeLeg
 from hedgebot.instruments import Instrument, InstrumentKey
 from hedgebot.journal import Journal
 from hedgebot.policy import Action, Decision, PolicyInputs, decide
-from hedgebot.account import AccountSnapshot
 from hedgebot.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.run_stats import BandTracker, RunSummary, UnderlyingSummary
 from hedgebot.state import BookState
@@ -130,6 +130,7 @@ class Engine:
         self.trading_state = "active"
         self._per: dict[str, _Underlying] = {u: _Underlying() for u in legs}
         self._next_risk_ms = 0
+        self._flatten_requested = False
         self._compiled: CompiledBook | None = None
         self._compiled_from: tuple[AccountSnapshot, ...] = ()
         self._started_ms = clock.now_ms()
@@ -149,6 +150,8 @@ class Engine:
         report = self._assess(now)
         accounts = self._account_views()
         self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
+        if self._flatten_requested:
+            self._flatten_step()
         rows = {u: self._hedge_underlying(u, leg, report, now) for u, leg in self.legs.items()}
         latency = time.perf_counter() - started
         await self.executor.service(
@@ -170,6 +173,34 @@ class Engine:
         for observer in self.observers:
             observer.on_turn(view)
         return view
+
+    def request_flatten(self) -> str:
+        """Operator: close every hedge position with reduce-only orders, one lot-rounded order
+        of at most max_order per instrument and turn, until flat. Hedging is halted first."""
+        self._flatten_requested = True
+        legs = ", ".join(str(leg.instrument.key) for leg in self.legs.values())
+        return f"flattening hedge positions in {legs}; trading halted until resumed"
+
+    def _flatten_step(self) -> None:
+        remaining = 0
+        for leg in self.legs.values():
+            key = leg.instrument.key
+            quote = self.state.quotes.get(key)
+            if quote is None:
+                remaining += 1
+                continue
+            amount = self.state.position(leg.account, key) + self.executor.in_flight(key)
+            coins = futures_delta(leg.instrument, amount, quote.mark_price)
+            if abs(amount) < leg.instrument.contract_size:
+                continue
+            remaining += 1
+            if self.executor.blocking_reason(key) is None:
+                size = min(abs(coins), leg.rule.max_order)
+                delta = -size if coins > 0 else size
+                self.executor.place(leg, order_delta=delta, quote=quote, reduce_only=True)
+        if remaining == 0:
+            self._flatten_requested = False
+            self.notify("hedges.flattened", {"legs": len(self.legs)})
 
     def account_books(self) -> list[AccountBook]:
         """The configured accounts as the risk module sees them, from the newest snapshots."""

@@ -146,7 +146,9 @@ class Executor(OrderListener):
 
     # --- placing ----------------------------------------------------------------------------
 
-    def place(self, leg: HedgeLeg, *, order_delta: float, quote: Quote) -> OrderRequest | None:
+    def place(
+        self, leg: HedgeLeg, *, order_delta: float, quote: Quote, reduce_only: bool = False
+    ) -> OrderRequest | None:
         """Journal and send one hedge order moving delta by `order_delta` coin; None if empty."""
         if self.blocking_reason(leg.instrument.key) is not None:
             raise RuntimeError(f"{leg.instrument.key} is blocked: the caller must check first")
@@ -165,6 +167,7 @@ class Executor(OrderListener):
             side=side,
             amount=amount,
             limit_price=limit_price(instrument, quote, side, leg.slippage_bps),
+            reduce_only=reduce_only,
         )
         self._journal.record_intent(request, underlying=leg.underlying, ts_ms=now)
         active = _Active(order=TrackedOrder.pending(request, now_ms=now), underlying=leg.underlying)
@@ -192,7 +195,11 @@ class Executor(OrderListener):
             self.stats.rejects[active.underlying] = self.stats.rejects.get(active.underlying, 0) + 1
             self._observer(
                 "order.rejected",
-                {"underlying": active.underlying, "client_id": request.client_id, "reason": str(exc)},
+                {
+                    "underlying": active.underlying,
+                    "client_id": request.client_id,
+                    "reason": str(exc),
+                },
             )
         except (OrderOutcomeUnknown, VenueError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
@@ -275,7 +282,8 @@ class Executor(OrderListener):
         settled = math.isclose(active.settled_filled, order.filled_amount) or (
             self._snapshot_ms.get(order.request.account, -1) >= active.fill_seen_ms
         )
-        if order.is_terminal and settled and self._active.pop(order.client_id, None):
+        if order.is_terminal and settled and order.client_id in self._active:
+            del self._active[order.client_id]
             self._finished[order.client_id] = order
             log.info(
                 "hedge.settled",

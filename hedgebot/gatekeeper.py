@@ -72,7 +72,9 @@ class Gatekeeper:
             return None
         if verdict.halt_underlying and check.leg.underlying not in self._state.halted:
             self._state = guards.halt_underlying(self._state, check.leg.underlying, verdict.reason)
-            self._notify("guard.halted", {"underlying": check.leg.underlying, "reason": verdict.reason})
+            self._notify(
+                "guard.halted", {"underlying": check.leg.underlying, "reason": verdict.reason}
+            )
         if verdict.engage_kill_switch and not self._state.kill_switch_engaged:
             self._state = guards.engage_kill_switch(self._state, verdict.reason)
             self._notify("guard.kill_switch", {"reason": verdict.reason})
@@ -119,8 +121,10 @@ class Gatekeeper:
         else:
             wanted = TradingState.ACTIVE
         if wanted is not self._trading:
-            reason = self._operator_halt or self._state.kill_switch_reason or (
-                f"worst MM/equity {worst:.1%} against the {self._reducing_ratio:.0%} threshold"
+            reason = (
+                self._operator_halt
+                or self._state.kill_switch_reason
+                or (f"worst MM/equity {worst:.1%} against the {self._reducing_ratio:.0%} threshold")
             )
             self._notify(
                 "trading.state_changed",
@@ -137,4 +141,3 @@ class Gatekeeper:
         """Operator: lift the operator halt, the kill switch and every underlying halt."""
         self._operator_halt = None
         self._state = guards.resume(self._state)
-

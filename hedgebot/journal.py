@@ -10,6 +10,7 @@ store secrets: callers pass values, never settings.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS risk (
     target REAL NOT NULL, band REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_state ON orders (state);
 CREATE INDEX IF NOT EXISTS fills_client ON fills (client_id);
 """
@@ -238,6 +240,17 @@ class Journal:
         if table not in ("decisions", "orders", "fills", "risk", "events"):
             raise ValueError(f"no journal table {table!r}")
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def installation_id(self) -> str:
+        """A short random id made once per journal: the stable part of our client ids, so a
+        restart recognises its own orders on the venue, and two installations never clash."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'installation'").fetchone()
+        if row is not None:
+            return str(row[0])
+        value = secrets.token_hex(3)
+        with self._tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES ('installation', ?)", (value,))
+        return value
 
     def count_events(self, kind: str) -> int:
         """How many events of one kind were journaled (e.g. daemon.started: runs so far)."""

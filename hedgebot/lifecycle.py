@@ -86,7 +86,7 @@ class EventKind(StrEnum):
     REPORTED_REJECTED = "reported_rejected"
 
 
-class IllegalTransition(HedgebotError):  # noqa: N818 -- named like the errors in hedgebot.errors
+class IllegalTransition(HedgebotError):
     """An event that the transition table does not allow in the order's current state."""
 
     def __init__(self, *, client_id: str, state: OrderState, kind: EventKind) -> None:

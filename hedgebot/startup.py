@@ -97,8 +97,12 @@ async def adopt_unfinished_orders(
 
 
 async def await_market_data(
-    state: BookState, keys: Iterable[InstrumentKey], underlyings: Iterable[str], clock: Clock,
-    *, timeout_s: float,
+    state: BookState,
+    keys: Iterable[InstrumentKey],
+    underlyings: Iterable[str],
+    clock: Clock,
+    *,
+    timeout_s: float,
 ) -> list[str]:
     """Wait (on the clock) until every key has a quote and every underlying an index price.
 

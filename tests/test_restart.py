@@ -62,12 +62,14 @@ def test_an_intent_left_unsent_by_a_crash_blocks_its_instrument_until_resolved(
         await engine.loop(asyncio.Event(), stop_at_ms=stop_at)
         halted = dict(runtime.executor.halted)
         await runtime.shutdown()
-        return states + [blocked or ""], halted, runtime.events.get("order.lost") and "lost"
+        lost = "lost" if runtime.events.get("order.lost") else None
+        return [*states, blocked or ""], halted, lost
 
     states, halted, lost = asyncio.run(scenario())
     assert states[0] == OrderState.UNKNOWN.value
     assert "hbcrashed-1" in states[-1]
-    assert key in halted and "hbcrashed-1" in halted[key]
+    assert key in halted
+    assert "hbcrashed-1" in halted[key]
     assert lost == "lost"
     rows = dict(_orders(tmp_path / "journal-paper.sqlite"))
     assert rows["hbcrashed-1"] == "lost"

@@ -43,6 +43,7 @@ class PaperExchange:
         book: BookSettings | None = None,
         latency_ms: int = 50,
         funding_interval_hours: float = 8.0,
+        id_prefix: str = "",
     ) -> None:
         self.venue = venue
         self._clock = clock
@@ -59,6 +60,7 @@ class PaperExchange:
             margin=margin or MarginSettings(),
             latency_ms=latency_ms,
             accounts=accounts,
+            id_prefix=id_prefix,
         )
         self._desk = Desk(ledger=self.ledger, clock=clock)
         self._funding_interval_ms = round(funding_interval_hours * _MS_PER_HOUR)

@@ -1,0 +1,165 @@
+"""Composition of real venues (part of the composition root, see `hedgebot.app`).
+
+Owns how ``driver = "ccxt"`` venues become feeds and brokers:
+
+* paper mode: a credential-less ccxt feed per venue whose quotes are teed into a
+  `PaperExchange` (the simulator's matching engine and ledger); its brokers fill locally, so no
+  private endpoint is ever called and no key is loaded;
+* live mode: the same feed, and a `CcxtBroker` per account with the venue's credentials (order
+  entry on its own ccxt instance).
+
+Brokers need the venue's market catalog, which is loaded over the network, so they are opened in
+`Venues.open`, the first start-up gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from hedgebot.clock import Clock, WallClock
+from hedgebot.config import Settings
+from hedgebot.errors import ConfigError
+from hedgebot.instruments import InstrumentKey
+from hedgebot.market import IndexPrice, Quote
+from hedgebot.ports import Broker, MarketFeed, MarketSink
+
+log = structlog.get_logger("hedgebot.venues")
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Venues:
+    """Feeds and brokers of every configured venue and account, and the clock they run on."""
+
+    clock: Clock
+    feeds: dict[str, MarketFeed]
+    brokers: dict[str, Broker]
+    open: Callable[[], Awaitable[None]] = _nothing
+    """Finish set-up that needs the network (market catalogs, broker sessions)."""
+    close: Callable[[], Awaitable[None]] = _nothing
+    hedged_symbols: dict[str, list[str]] = field(default_factory=dict)
+
+
+class TeeSink:
+    """A market sink that feeds the daemon's state and a paper exchange alike."""
+
+    def __init__(self, first: MarketSink, second: MarketSink) -> None:
+        self._sinks = (first, second)
+
+    def on_quote(self, quote: Quote) -> None:
+        """Forward to both."""
+        for sink in self._sinks:
+            sink.on_quote(quote)
+
+    def on_index(self, index: IndexPrice) -> None:
+        """Forward to both."""
+        for sink in self._sinks:
+            sink.on_index(index)
+
+    def on_feed_status(self, venue: str, *, connected: bool, reason: str) -> None:
+        """Forward to both."""
+        for sink in self._sinks:
+            sink.on_feed_status(venue, connected=connected, reason=reason)
+
+
+class PaperFeed:
+    """A real feed whose quotes also drive the paper exchange's matching."""
+
+    def __init__(self, feed: MarketFeed, paper: MarketSink) -> None:
+        self.venue = feed.venue
+        self._feed = feed
+        self._paper = paper
+
+    async def instruments(self) -> Sequence:  # type: ignore[type-arg]
+        """The real venue's instruments."""
+        return await self._feed.instruments()
+
+    async def stream(self, keys: Sequence[InstrumentKey], sink: MarketSink) -> None:
+        """Stream into the daemon's state and the paper exchange."""
+        await self._feed.stream(keys, TeeSink(sink, self._paper))
+
+
+def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_number: int) -> Venues:
+    """Feeds and brokers for ccxt venues, paper or live."""
+    from hedgebot.ccxt_gateway import CcxtBroker, CcxtMarketFeed
+
+    clock = WallClock()
+    feeds: dict[str, MarketFeed] = {}
+    real: dict[str, CcxtMarketFeed] = {}
+    brokers: dict[str, Broker] = {}
+    closers: list[Callable[[], Awaitable[None]]] = []
+    for name, venue in settings.venues.items():
+        real[name] = CcxtMarketFeed.from_settings(name, venue, clock=clock)
+        feeds[name] = real[name]
+        closers.append(real[name].close)
+    hedged = {
+        account: [h.instrument for h in settings.hedges.values() if h.account == account]
+        for account in settings.accounts
+    }
+
+    async def open_live() -> None:
+        for account, spec in settings.accounts.items():
+            catalog = await real[spec.venue].catalog()
+            broker = await CcxtBroker.open(
+                account=account,
+                venue=spec.venue,
+                settings=settings.venues[spec.venue],
+                clock=clock,
+                client_id_prefix=client_prefix,
+                symbols=hedged[account],
+                catalog=catalog,
+            )
+            brokers[account] = broker
+            closers.append(broker.close)
+
+    async def open_paper() -> None:
+        from hedgebot.sim.accounts import AccountSeed
+        from hedgebot.sim.paper import PaperExchange
+
+        for venue in settings.venues:
+            instruments = list(await real[venue].instruments())
+            seeds = {
+                account: AccountSeed(
+                    collateral=dict(spec.collateral),
+                    positions=[(p.symbol, p.amount, p.price) for p in spec.positions],
+                )
+                for account, spec in settings.accounts.items()
+                if spec.venue == venue
+            }
+            if any(settings.accounts[a].snapshot_from_venue for a in seeds):
+                raise ConfigError(
+                    "accounts.*.snapshot_from_venue: not supported yet; list positions instead"
+                )
+            paper = PaperExchange(
+                venue=venue,
+                clock=clock,
+                instruments=instruments,
+                accounts=seeds,
+                id_prefix=f"p{run_number}-",
+            )
+            feeds[venue] = PaperFeed(real[venue], paper)
+            for account in seeds:
+                brokers[account] = paper.broker(account)
+        log.info("paper.ready", venues=sorted(settings.venues), note="no private endpoint is used")
+
+    async def close() -> None:
+        for closer in closers:
+            try:
+                await closer()
+            except Exception as exc:
+                log.warning("venue.close_failed", error=str(exc))
+
+    return Venues(
+        clock=clock,
+        feeds=feeds,
+        brokers=brokers,
+        open=open_live if live else open_paper,
+        close=close,
+        hedged_symbols=hedged,
+    )
