@@ -274,7 +274,7 @@ class Engine:
                 price=price,
                 hedge_position=inputs.hedge_position,
                 net_delta=inputs.net_delta,
-                market_age_s=max(self.state.quote_age_s(key), self._index_age_s(underlying)),
+                market_age_s=max(self.state.quote_age_s(key), self.state.index_age_s(underlying)),
                 account_age_s=self.state.account_age_s(leg.account),
             )
             veto = self.gatekeeper.veto(check)
@@ -327,12 +327,6 @@ class Engine:
             decision=reason,
             trading="waiting for data",
         )
-
-    def _index_age_s(self, underlying: str) -> float:
-        index = self.state.index.get(underlying)
-        if index is None:
-            return float("inf")
-        return max(0.0, (self.clock.now_ms() - index.timestamp_ms) / 1000)
 
     def _journal_decision(
         self, underlying: str, per: _Underlying, decision: Decision, net_delta: float, now: int

@@ -54,6 +54,7 @@ class BookState:
     quotes: dict[InstrumentKey, Quote] = field(default_factory=dict)
     quote_received_ms: dict[InstrumentKey, int] = field(default_factory=dict)
     index: dict[str, IndexPrice] = field(default_factory=dict)
+    index_received_ms: dict[str, int] = field(default_factory=dict)
     accounts: dict[str, AccountSnapshot] = field(default_factory=dict)
     account_received_ms: dict[str, int] = field(default_factory=dict)
     feeds: dict[str, FeedHealth] = field(default_factory=dict)
@@ -76,6 +77,7 @@ class BookState:
     def on_index(self, index: IndexPrice) -> None:
         """Keep the newest index price per underlying."""
         self.index[index.underlying] = index
+        self.index_received_ms[index.underlying] = self.clock.now_ms()
         self.on_change()
 
     def on_feed_status(self, venue: str, *, connected: bool, reason: str) -> None:
@@ -112,6 +114,11 @@ class BookState:
     def quote_age_s(self, key: InstrumentKey) -> float:
         """Seconds since the newest quote of `key` arrived (infinite if never)."""
         received = self.quote_received_ms.get(key)
+        return float("inf") if received is None else (self.clock.now_ms() - received) / 1000
+
+    def index_age_s(self, underlying: str) -> float:
+        """Seconds since the newest index price of `underlying` arrived (infinite if never)."""
+        received = self.index_received_ms.get(underlying)
         return float("inf") if received is None else (self.clock.now_ms() - received) / 1000
 
     def account_age_s(self, account: str) -> float:
