@@ -18,6 +18,7 @@ from pathlib import Path
 from hedgebot import __version__
 
 EX_CONFIG = 78
+EX_NOPERM = 77
 DEFAULT_CONFIG = Path("config/hedgebot.toml")
 
 
@@ -66,13 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hedgebot`` command."""
     args = build_parser().parse_args(argv)
-    from hedgebot.errors import ConfigError
+    from hedgebot.errors import AuthenticationFailed, ConfigError
 
     try:
         return _dispatch(args)
     except ConfigError as exc:
         print(f"hedgebot: config error: {exc}", file=sys.stderr)
         return EX_CONFIG
+    except AuthenticationFailed as exc:
+        print(f"hedgebot: credentials refused: {exc}", file=sys.stderr)
+        return EX_NOPERM
     except KeyboardInterrupt:
         return 130
 

@@ -21,7 +21,7 @@ import structlog
 
 from hedgebot.clock import Clock, WallClock
 from hedgebot.config import Settings
-from hedgebot.errors import ConfigError
+from hedgebot.errors import AuthenticationFailed, ConfigError
 from hedgebot.instruments import InstrumentKey
 from hedgebot.market import IndexPrice, Quote
 from hedgebot.ports import Broker, MarketFeed, MarketSink
@@ -115,8 +115,29 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
                 symbols=hedged[account],
                 catalog=catalog,
             )
-            brokers[account] = broker
             closers.append(broker.close)
+            permissions = await broker.permissions()
+            if not permissions.can_trade:
+                raise AuthenticationFailed(
+                    f"accounts.{account}: the key cannot trade on {spec.venue} "
+                    f"({permissions.detail})"
+                )
+            if permissions.can_withdraw:
+                log.warning(
+                    "live.key_can_withdraw",
+                    account=account,
+                    venue=spec.venue,
+                    detail=permissions.detail,
+                    advice="use a key without withdrawal rights for hedgebot",
+                )
+            elif not permissions.verified:
+                log.warning("live.key_unverified", account=account, detail=permissions.detail)
+            brokers[account] = broker
+        plan = {
+            account: f"{spec.venue}: hedges " + (", ".join(hedged[account]) or "nothing")
+            for account, spec in settings.accounts.items()
+        }
+        log.warning("live.plan", mode="LIVE", accounts=plan)
 
     async def open_paper() -> None:
         from hedgebot.sim.accounts import AccountSeed

@@ -7,9 +7,17 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from structlog.testing import capture_logs
+
 from hedgebot.app import Runtime
 from hedgebot.deribit_sim.testing import ccxt_deribit
-from tests.live_harness import Watcher, daemon_settings, hedged_into_bands, local_exchange, run_until
+from tests.live_harness import (
+    Watcher,
+    daemon_settings,
+    hedged_into_bands,
+    local_exchange,
+    run_until,
+)
 
 
 async def _usd_neutrality(server: Any, book: Any) -> dict[str, float]:
@@ -33,7 +41,8 @@ async def test_live_mode_hedges_the_seeded_book_into_its_bands(tmp_path: Path) -
         settings = daemon_settings(server, tmp_path, mode="live")
         runtime = Runtime(settings, live=True, observers=[])
         watcher = Watcher(hedged_into_bands)
-        await run_until(runtime, watcher, timeout_s=60)
+        with capture_logs() as logs:
+            await run_until(runtime, watcher, timeout_s=60)
         neutrality = await _usd_neutrality(server, book)
         creates = [r for r in server.requests.order_entry_calls() if r.method in (
             "private/buy", "private/sell")]
@@ -45,6 +54,10 @@ async def test_live_mode_hedges_the_seeded_book_into_its_bands(tmp_path: Path) -
     labels = [r.details.get("label") for r in creates]
     assert len(labels) == len(set(labels)), "a label was sent twice"
     assert sorted(labels) == sorted(cid for (cid,) in journaled)
+    events = [entry["event"] for entry in logs]
+    plan = next(entry for entry in logs if entry["event"] == "live.plan")
+    assert plan["accounts"] == {"main": "deribit: hedges BTC-PERPETUAL, ETH-PERPETUAL"}
+    assert "live.key_can_withdraw" in events, "the local exchange's key can withdraw: warn"
     first = watcher.views[0].underlyings
     assert abs(first["BTC"].net_delta) > 5, "the seeded book should start far outside the band"
 

@@ -38,6 +38,7 @@ from hedgebot.ccxt_gateway.order_events import (
     fill_from_ccxt_trade,
     order_update_from_ccxt,
 )
+from hedgebot.ccxt_gateway.permissions import KeyPermissions, key_permissions
 from hedgebot.ccxt_gateway.retry import Backoff, is_own_cancellation, retry_call
 from hedgebot.clock import Clock
 from hedgebot.config import VenueSettings
@@ -152,6 +153,10 @@ class CcxtBroker:
         """Release both ccxt instances."""
         await close_exchange(self._exchange)
         await close_exchange(self._order_exchange)
+
+    async def permissions(self) -> KeyPermissions:
+        """What the venue says this account's key may do (trade, withdraw)."""
+        return await key_permissions(self._exchange)
 
     async def snapshot(self) -> AccountSnapshot:
         """Fetch positions, collateral and margin now."""
