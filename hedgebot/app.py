@@ -220,6 +220,8 @@ class Runtime:
             ),
             reducing_ratio=settings.margin.reducing_ratio,
             notify=self.notify,
+            min_available_ratio=settings.margin.min_available_ratio,
+            hedge_im_rate=settings.margin.hedge_im_rate,
         )
         self.executor = Executor(
             clock=self.clock,
@@ -342,14 +344,15 @@ class Runtime:
     async def shutdown(self) -> None:
         """Stop hedging: finish sends in progress, cancel resting orders, stop streams."""
         await self.executor.drain()
-        with contextlib.suppress(Exception):
-            await self.executor.cancel_all()
+        if self.settings.on_shutdown == "cancel":
+            with contextlib.suppress(Exception):
+                await self.executor.cancel_all()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.venues.close()
-        self.journal.record_event(ts_ms=self.clock.now_ms(), kind="daemon.stopped", detail={})
+        self.notify("daemon.stopped", {"mode": self.mode})
         self.journal.close()
 
 

@@ -198,8 +198,11 @@ class MarginSettings(Section):
     hysteresis: float = Field(default=0.05, ge=0, lt=0.5)
     reducing_ratio: float = Field(default=0.8, gt=0, lt=1)
     """Above this MM/equity only orders that reduce exposure or margin are sent."""
-    initial_margin_floor: float = Field(default=0.0, ge=0)
-    """Never send a hedge that leaves less available margin than this, unless it reduces risk."""
+    min_available_ratio: float = Field(default=0.1, ge=0, lt=1)
+    """Never send a hedge that would leave less than this share of equity free of initial
+    margin, unless it shrinks the hedge position (and so the margin it needs)."""
+    hedge_im_rate: float = Field(default=0.02, gt=0, lt=1)
+    """Initial margin charged per unit of hedge notional, for that projection (Deribit: 2%)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> MarginSettings:
@@ -244,6 +247,8 @@ class Settings(BaseSettings):
     mode: Literal["paper", "live"] = "paper"
     state_dir: Path = Path("state")
     loop_interval_s: float = Field(default=1.0, gt=0)
+    on_shutdown: Literal["cancel", "leave"] = "cancel"
+    """What SIGTERM does to resting hedge orders: cancel them, or leave them on the venue."""
     log: LogSettings = LogSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     venues: dict[str, VenueSettings]

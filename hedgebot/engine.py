@@ -20,7 +20,7 @@ from typing import Protocol
 
 import structlog
 
-from hedgebot.account import AccountSnapshot
+from hedgebot.account import AccountSnapshot, MarginState
 from hedgebot.clock import Clock
 from hedgebot.executor import Executor, HedgeLeg
 from hedgebot.instruments import Instrument, InstrumentKey
@@ -57,6 +57,8 @@ class OrderCheck:
     net_delta: float
     market_age_s: float
     account_age_s: float
+    margin: MarginState | None = None
+    """The account's margin in the hedge instrument's settlement currency, if reported."""
 
 
 class Gatekeeper(Protocol):
@@ -202,6 +204,16 @@ class Engine:
             self._flatten_requested = False
             self.notify("hedges.flattened", {"legs": len(self.legs)})
 
+    def _margin_of(self, leg: HedgeLeg) -> MarginState | None:
+        snapshot = self.state.accounts.get(leg.account)
+        if snapshot is None:
+            return None
+        wanted = leg.underlying if leg.instrument.is_inverse else None
+        for margin in snapshot.margin:
+            if margin.currency == wanted or (wanted is None and margin.currency != leg.underlying):
+                return margin
+        return None
+
     def account_books(self) -> list[AccountBook]:
         """The configured accounts as the risk module sees them, from the newest snapshots."""
         return [
@@ -276,6 +288,7 @@ class Engine:
                 net_delta=inputs.net_delta,
                 market_age_s=max(self.state.quote_age_s(key), self.state.index_age_s(underlying)),
                 account_age_s=self.state.account_age_s(leg.account),
+                margin=self._margin_of(leg),
             )
             veto = self.gatekeeper.veto(check)
             if veto is None and self.executor.place(

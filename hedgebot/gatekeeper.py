@@ -15,6 +15,7 @@ import structlog
 from hedgebot import guards
 from hedgebot.engine import OrderCheck
 from hedgebot.guards import GuardLimits, GuardState, TradingState
+from hedgebot.headroom import breaches_floor
 from hedgebot.risk import RiskReport
 from hedgebot.view import AccountView
 
@@ -32,9 +33,13 @@ class Gatekeeper:
         limits: GuardLimits,
         reducing_ratio: float,
         notify: StateChange,
+        min_available_ratio: float = 0.0,
+        hedge_im_rate: float = 0.02,
     ) -> None:
         self._limits = limits
         self._reducing_ratio = reducing_ratio
+        self._min_available_ratio = min_available_ratio
+        self._hedge_im_rate = hedge_im_rate
         self._notify = notify
         self._state = GuardState()
         self._operator_halt: str | None = None
@@ -69,7 +74,7 @@ class Gatekeeper:
             trading_state=self._trading,
         )
         if verdict.allowed:
-            return None
+            return self._margin_veto(check, current, resulting)
         if verdict.halt_underlying and check.leg.underlying not in self._state.halted:
             self._state = guards.halt_underlying(self._state, check.leg.underlying, verdict.reason)
             self._notify(
@@ -80,6 +85,30 @@ class Gatekeeper:
             self._notify("guard.kill_switch", {"reason": verdict.reason})
         log.info("guard.refused", underlying=check.leg.underlying, reason=verdict.reason)
         return verdict.reason
+
+    def _margin_veto(self, check: OrderCheck, current: float, resulting: float) -> str | None:
+        """Project the account's initial margin after the hedge; refuse one that would leave
+        too little equity free, unless it shrinks the hedge position."""
+        margin = check.margin
+        if margin is None or self._min_available_ratio <= 0:
+            return None
+        coin_margined = margin.currency == check.leg.underlying
+        notional = abs(check.order_delta) * (1.0 if coin_margined else check.price)
+        shrinks = abs(resulting) < abs(current)
+        if not breaches_floor(
+            margin,
+            order_notional_coin=notional,
+            im_rate=self._hedge_im_rate,
+            min_available_ratio=self._min_available_ratio,
+            reduces_risk=shrinks,
+        ):
+            return None
+        reason = (
+            f"{check.leg.underlying}: after this hedge less than {self._min_available_ratio:.0%} "
+            f"of {margin.currency} equity would be free of initial margin"
+        )
+        log.warning("guard.margin_floor", underlying=check.leg.underlying, reason=reason)
+        return reason
 
     def sent(self, check: OrderCheck) -> None:
         """Count an order towards the rate and notional limits."""

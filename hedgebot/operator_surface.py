@@ -141,6 +141,8 @@ class OperatorSurface:
             for _ in range(health.reconnects - seen):
                 metrics.record_reconnect(venue)
             self._reconnects[venue] = health.reconnects
+            down_s = 0.0 if health.connected else (view.now_ms - health.since_ms) / 1000
+            self._disconnection(venue, down_s, health.reason)
         self._ping_watchdog()
 
     def _hedge_key(self, underlying: str) -> InstrumentKey:
@@ -181,6 +183,25 @@ class OperatorSurface:
                     severity=Severity.RESOLVED,
                     title=f"Data flowing again: {source}",
                 )
+            )
+
+    def _disconnection(self, venue: str, down_s: float, reason: str) -> None:
+        limit = self._settings.alerts.stale_alert_after_s
+        key = f"venue.disconnected.{venue}"
+        if down_s > limit and key not in self._stale:
+            self._stale.add(key)
+            self.alerts.submit(
+                Alert(
+                    key=key,
+                    severity=Severity.WARNING,
+                    title=f"Disconnected from {venue}",
+                    body=f"down for {down_s:.0f} s: {reason}",
+                )
+            )
+        elif down_s == 0.0 and key in self._stale:
+            self._stale.discard(key)
+            self.alerts.submit(
+                Alert(key=key, severity=Severity.RESOLVED, title=f"Reconnected to {venue}")
             )
 
     def _ping_watchdog(self) -> None:

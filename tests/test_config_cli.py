@@ -109,3 +109,16 @@ def test_help_and_version_do_not_import_ccxt() -> None:
     )
     assert result.stdout.strip().endswith("NO-CCXT")
     assert "hedgebot 0.1.0" in result.stdout
+
+
+def test_risk_report_of_the_default_book(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hedgebot risk` prints positions with their delta method, greeks, headroom and grids."""
+    monkeypatch.setenv("HEDGEBOT__STATE_DIR", str(tmp_path))
+    assert main(["risk", "--config", str(DEFAULT)]) == 0
+    out = capsys.readouterr().out
+    for section in ("POSITIONS", "GREEKS PER UNDERLYING", "MARGIN HEADROOM", "SHOCK GRID BTC"):
+        assert section in out
+    assert "premium-adjusted Black-76 delta (coin-settled)" in out
+    assert "BTC-27MAR26-60000-C" in out

@@ -25,12 +25,6 @@ async def _error_frame(server: DeribitSimServer) -> object:
     return await server.faults.send_error_frame()
 
 
-async def _wait_for(condition: Callable[[], bool], *, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.05)  # polling a cross-task condition with a deadline
-
-
 @pytest.mark.parametrize("fault", [_drop, _error_frame], ids=["dropped-connection", "error-frame"])
 async def test_recovers_from_a_websocket_fault_without_hedging_twice(
     tmp_path: Path, fault: Fault
@@ -60,7 +54,10 @@ async def test_recovers_from_a_websocket_fault_without_hedging_twice(
                     and (hedged_into_bands(watcher.views[-1]))
                 )
 
-            await _wait_for(recovered, timeout_s=30)
+            recovery = Watcher(lambda _: recovered())
+            assert runtime.engine is not None
+            runtime.engine.observers.append(recovery)
+            await asyncio.wait_for(recovery.reached.wait(), 30)
             after = server.requests.entries(since_seq=mark)
         finally:
             stop.set()

@@ -44,8 +44,11 @@ async def test_live_mode_hedges_the_seeded_book_into_its_bands(tmp_path: Path) -
         with capture_logs() as logs:
             await run_until(runtime, watcher, timeout_s=60)
         neutrality = await _usd_neutrality(server, book)
-        creates = [r for r in server.requests.order_entry_calls() if r.method in (
-            "private/buy", "private/sell")]
+        creates = [
+            r
+            for r in server.requests.order_entry_calls()
+            if r.method in ("private/buy", "private/sell")
+        ]
     bands = {"BTC": 0.25, "ETH": 2.0}
     for currency, residual in neutrality.items():
         assert abs(residual) <= bands[currency] * 1.5, (currency, residual)

@@ -13,9 +13,9 @@ It must not import ccxt.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
