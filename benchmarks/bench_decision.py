@@ -1,8 +1,12 @@
 """Decision latency: market event to order handed to the venue, for a book of 1,000 option
 positions over 3 underlyings, through the real composition root on the simulated exchange.
 
-Run: ``python benchmarks/bench_decision.py [--turns N]``. Prints a markdown table of p50/p99/max
-of (a) every turn (event to decision) and (b) turns that hedged (event to ``Broker.submit``).
+Each step advances the simulated exchange one second (it delivers ~1,000 new quotes, fills and
+account snapshots to the daemon's state), then times the hedge loop's turn from the moment the
+loop is woken: (a) the whole turn, (b) for turns that hedged, until ``Broker.submit`` is
+called. The simulator's own work is not counted. A tight band makes most turns hedge.
+
+Run: ``python benchmarks/bench_decision.py [--turns N]``; prints a markdown table.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import numpy as np
 from hedgebot.app import Runtime
 from hedgebot.config import Settings
 from hedgebot.logs import configure_logging
-from hedgebot.market import Quote
 from hedgebot.orders import OrderRequest, OrderUpdate
 from hedgebot.ports import Broker
 
@@ -101,25 +104,18 @@ async def measure(count: int, turns: int) -> tuple[list[float], list[float]]:
         submits: list[float] = []
         for name, broker in list(runtime.venues.brokers.items()):
             runtime.venues.brokers[name] = TimedBroker(broker, submits)
-        last_event = [0.0]
-        original = runtime.state.on_quote
-
-        def on_quote(quote: Quote) -> None:
-            original(quote)
-            last_event[0] = time.perf_counter()
-
-        runtime.state.on_quote = on_quote  # type: ignore[method-assign]
         engine = await runtime.start()
         every: list[float] = []
         hedged: list[float] = []
         for _ in range(turns):
             runtime.clock.advance(1.0)  # type: ignore[attr-defined]
             before = len(submits)
+            woken = time.perf_counter()  # every market event of this step is in the state now
             await engine.turn()
-            every.append(time.perf_counter() - last_event[0])
+            every.append(time.perf_counter() - woken)
             await asyncio.sleep(0)
             if len(submits) > before:
-                hedged.append(submits[before] - last_event[0])
+                hedged.append(submits[before] - woken)
         await runtime.shutdown()
         return every, hedged
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 from collections.abc import Mapping, Sequence
@@ -299,6 +300,7 @@ class Runtime:
             loop_interval_s=settings.loop_interval_s,
         )
         self.state.on_change = self.engine.wake.set
+        gc.freeze()  # start-up objects live forever: keep them out of collector pauses
         self.notify(
             "daemon.started",
             {

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", "show a running daemon's book"),
         ("halt", "halt trading"),
         ("resume", "resume trading"),
+        ("flatten-hedges", "halt, then close every hedge position"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--url", default="http://127.0.0.1:9102", help="daemon HTTP endpoint")
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                 default="HEDGEBOT__HTTP__CONTROL_TOKEN",
                 help="environment variable holding the control token",
             )
+        if name == "halt":
+            sub.add_argument("--reason", default=None, help="why (journaled and alerted)")
 
     sim = commands.add_parser(
         "exchange-sim", help="local Deribit-protocol exchange (127.0.0.1)", add_help=False
@@ -127,7 +130,8 @@ def _remote(args: argparse.Namespace) -> int:
         print(control_client.render_status_table(control_client.fetch_status(args.url)))
         return 0
     token = os.environ.get(args.token_env, "")
-    print(control_client.send_control(args.url, args.command, token))
+    reason = getattr(args, "reason", None)
+    print(control_client.send_control(args.url, args.command, token, reason=reason))
     return 0
 
 

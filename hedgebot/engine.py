@@ -154,7 +154,12 @@ class Engine:
         self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
         if self._flatten_requested:
             self._flatten_step()
-        rows = {u: self._hedge_underlying(u, leg, report, now) for u, leg in self.legs.items()}
+        rows = {}
+        for underlying, leg in self.legs.items():
+            sent = self.executor.stats.orders.get(underlying, 0)
+            rows[underlying] = self._hedge_underlying(underlying, leg, report, now)
+            if self.executor.stats.orders.get(underlying, 0) != sent:
+                await asyncio.sleep(0)  # let the send start now, not after the whole turn
         latency = time.perf_counter() - started
         await self.executor.service(
             {leg.instrument.key: leg.order_timeout_ms for leg in self.legs.values()}

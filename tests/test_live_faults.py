@@ -71,7 +71,7 @@ async def test_recovers_from_a_websocket_fault_without_hedging_twice(
     assert "private/get_positions" in methods_after, "no REST reconciliation after the fault"
     assert any(m.endswith("subscribe") for m in methods_after), "streams were not resubscribed"
     assert state.feeds["deribit"].reconnects >= 1, "the feed never reported a reconnection"
-    labels = [r.details.get("label") for r in creates]
+    labels = [str(r.details.get("label")) for r in creates]
     assert len(labels) == len(set(labels))
     with sqlite3.connect(tmp_path / "journal-live.sqlite") as db:
         journaled = sorted(cid for (cid,) in db.execute("SELECT client_id FROM orders"))

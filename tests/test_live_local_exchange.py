@@ -54,7 +54,7 @@ async def test_live_mode_hedges_the_seeded_book_into_its_bands(tmp_path: Path) -
         assert abs(residual) <= bands[currency] * 1.5, (currency, residual)
     with sqlite3.connect(tmp_path / "journal-live.sqlite") as db:
         journaled = db.execute("SELECT client_id FROM orders").fetchall()
-    labels = [r.details.get("label") for r in creates]
+    labels = [str(r.details.get("label")) for r in creates]
     assert len(labels) == len(set(labels)), "a label was sent twice"
     assert sorted(labels) == sorted(cid for (cid,) in journaled)
     events = [entry["event"] for entry in logs]

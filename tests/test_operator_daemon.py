@@ -93,12 +93,12 @@ async def test_daemon_notifies_systemd_serves_metrics_obeys_control_and_stops_on
                 async with http.post(f"{base}/control/halt", headers=headers) as response:
                     assert response.status == 200
 
-                def titles() -> list[str]:
+                def lowered() -> list[str]:
                     return [t.lower() for t in receiver.titles()]
 
                 await receiver.wait_for(accepted=2, timeout_s=10)
-                while not any("state" in t for t in titles()):
-                    await receiver.wait_for(accepted=len(titles()) + 1, timeout_s=10)
+                while not any("state" in t for t in lowered()):
+                    await receiver.wait_for(accepted=len(lowered()) + 1, timeout_s=10)
                 async with http.get(f"{base}/status") as response:
                     assert (await response.json())["trading_state"] == "halted"
             await receiver.wait_for(accepted=1, timeout_s=10)
