@@ -1,5 +1,17 @@
-"""Test-wide set-up: structured logs at warning level (pytest captures them per test)."""
+"""Test-wide set-up: structured logs at warning level (pytest captures them per test).
+
+Re-applied before every test, because commands run in-process (`hedgebot risk`, `run`)
+configure logging for themselves and would otherwise change what later tests capture.
+"""
+
+from collections.abc import Iterator
+
+import pytest
 
 from hedgebot.logs import configure_logging
 
-configure_logging(level="warning", fmt="json")
+
+@pytest.fixture(autouse=True)
+def _warning_level_json_logs() -> Iterator[None]:
+    configure_logging(level="warning", fmt="json")
+    yield

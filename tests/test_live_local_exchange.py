@@ -58,7 +58,9 @@ async def test_live_mode_hedges_the_seeded_book_into_its_bands(tmp_path: Path) -
     assert len(labels) == len(set(labels)), "a label was sent twice"
     assert sorted(labels) == sorted(cid for (cid,) in journaled)
     events = [entry["event"] for entry in logs]
-    plan = next(entry for entry in logs if entry["event"] == "live.plan")
+    plans = [entry for entry in logs if entry["event"] == "live.plan"]
+    assert plans, "live mode must print its trading plan before trading"
+    plan = plans[0]
     assert plan["accounts"] == {"main": "deribit: hedges BTC-PERPETUAL, ETH-PERPETUAL"}
     assert "live.key_can_withdraw" in events, "the local exchange's key can withdraw: warn"
     first = watcher.views[0].underlyings
