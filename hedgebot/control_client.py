@@ -3,7 +3,7 @@
 Owns `fetch_status`, `render_status_table`, `send_control` and `ControlError`. It uses only the
 standard library (urllib), so `hedgebot status` starts fast; the calls are blocking, as a CLI
 wants. It must not import aiohttp, apprise or ccxt, and it must never print the control token.
-The shape of /status is `hedgebot.http_api.StatusDocument`; missing fields print as `-`.
+The shape of /status is `hedgebot.view.TurnView.to_dict()`; missing fields print as `-`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Routes::
     GET  /healthz                 200 alive / 503 not      (liveness: the loop is turning)
     GET  /readyz                  200 ready / 503 + reasons (readiness: data fresh, reconciled)
     GET  /metrics                 Prometheus text format
-    GET  /status                  JSON snapshot of the book (`StatusDocument`)
+    GET  /status                  JSON snapshot of the book (`TurnView.to_dict`)
     POST /control/halt            {"reason": "..."} optional     } Authorization: Bearer <token>
     POST /control/resume                                         } 401 without, 403 wrong,
     POST /control/flatten-hedges                                 } 403 when no token configured
@@ -26,7 +26,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol, Self, TypedDict
+from typing import Final, Protocol, Self
 
 import structlog
 from aiohttp import web
@@ -37,14 +37,11 @@ from hedgebot.metrics import CONTENT_TYPE
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
-    "AccountStatus",
     "HealthReport",
     "MetricsSource",
     "OperatorServer",
     "OperatorView",
     "ReadinessReport",
-    "StatusDocument",
-    "UnderlyingStatus",
 ]
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -71,53 +68,6 @@ class ReadinessReport:
     reasons: list[str] = field(default_factory=list)
 
 
-class UnderlyingStatus(TypedDict):
-    """One underlying in /status (as `hedgebot.view.TurnView.to_dict` writes it)."""
-
-    price: float
-    net_delta: float
-    """Coin delta the book carries now; `delta_with_in_flight` adds hedges in flight."""
-    delta_with_in_flight: float
-    target: float
-    band: float
-    gamma: float
-    vega: float
-    hedge_instrument: str
-    hedge_orders: int
-    fills: int
-    decision: str
-    trading: str
-    """"active", or why this underlying does not trade now."""
-    outside_band: bool
-
-
-class AccountStatus(TypedDict):
-    """One account and margin currency in /status. Amounts in `currency`."""
-
-    account: str
-    venue: str
-    currency: str
-    equity: float
-    initial_margin: float
-    maintenance_margin: float
-    available: float
-    """Headroom: equity minus initial margin."""
-    maintenance_ratio: float
-    data_age_s: float
-
-
-class StatusDocument(TypedDict):
-    """The /status body: `OperatorView.status()` returns this shape (non-finite floats become
-    the strings "inf"/"nan" on the wire, so the JSON stays strict)."""
-
-    now_ms: int
-    mode: str
-    trading_state: str
-    decision_latency_ms: float
-    underlyings: Mapping[str, UnderlyingStatus]
-    accounts: list[AccountStatus]
-
-
 class OperatorView(Protocol):
     """What the HTTP endpoint may ask of the daemon. Each call must return promptly."""
 
@@ -126,7 +76,8 @@ class OperatorView(Protocol):
     def readiness(self) -> ReadinessReport: ...
 
     def status(self) -> Mapping[str, object]:
-        """A JSON-able snapshot, shaped like `StatusDocument`."""
+        """A JSON-able snapshot: `hedgebot.view.TurnView.to_dict()` (non-finite floats are sent as
+        the strings "inf"/"nan", so the JSON stays strict)."""
         ...
 
     def halt(self, reason: str) -> None:

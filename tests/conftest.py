@@ -4,14 +4,11 @@ Re-applied before every test, because commands run in-process (`hedgebot risk`, 
 configure logging for themselves and would otherwise change what later tests capture.
 """
 
-from collections.abc import Iterator
-
 import pytest
 
 from hedgebot.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)
-def _warning_level_json_logs() -> Iterator[None]:
+def _warning_level_json_logs() -> None:
     configure_logging(level="warning", fmt="json")
-    yield
