@@ -30,20 +30,8 @@ from hedgebot.instruments import (
 from hedgebot.market import Quote
 from hedgebot.risk import AccountBook, assess
 from hedgebot.shocks import MarginLine
+from tests.sample_instruments import LINEAR_PERP, NOW, PERP, S
 
-NOW = deribit_expiry_ms("1JAN24")
-S = 60_000.0
-PERP = Instrument(
-    venue="deribit",
-    symbol="BTC-PERPETUAL",
-    underlying="BTC",
-    kind=Kind.PERPETUAL,
-    settlement=Settlement.INVERSE,
-    contract_size=10.0,
-)
-LINEAR_PERP = Instrument(
-    venue="binanceusdm", symbol="BTC/USDT:USDT", underlying="BTC", kind=Kind.PERPETUAL
-)
 EXPIRY = deribit_expiry_ms("31JAN24")
 CALL = Instrument(
     venue="deribit",

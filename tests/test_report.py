@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 from hedgebot.account import MarginState, Position
 from hedgebot.headroom import account_headroom
@@ -20,23 +19,8 @@ from hedgebot.market import Quote
 from hedgebot.report import render_risk_report, risk_report_text
 from hedgebot.risk import AccountBook, assess
 from hedgebot.shocks import DEFAULT_SPOT_MOVES, shock_grid
+from tests.sample_instruments import CHAIN, LINEAR_PERP, NOW, PERP, S
 
-CHAIN = (
-    Path(__file__).parent / "data" / "deribit" / "options_chain_2021-02-11" / "btc_option_data.csv"
-)
-NOW = deribit_expiry_ms("1JAN24")
-S = 60_000.0
-PERP = Instrument(
-    venue="deribit",
-    symbol="BTC-PERPETUAL",
-    underlying="BTC",
-    kind=Kind.PERPETUAL,
-    settlement=Settlement.INVERSE,
-    contract_size=10.0,
-)
-LINEAR_PERP = Instrument(
-    venue="binanceusdm", symbol="BTC/USDT:USDT", underlying="BTC", kind=Kind.PERPETUAL
-)
 CALL = Instrument(
     venue="deribit",
     symbol="BTC-31JAN24-70000-C",

@@ -6,7 +6,6 @@ import csv
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,32 +33,8 @@ from hedgebot.shocks import (
     revalue,
     shock_grid,
 )
+from tests.sample_instruments import CHAIN, FUTURE, LINEAR_PERP, NOW, PERP, S
 
-CHAIN = (
-    Path(__file__).parent / "data" / "deribit" / "options_chain_2021-02-11" / "btc_option_data.csv"
-)
-NOW = deribit_expiry_ms("1JAN24")
-S = 60_000.0
-PERP = Instrument(
-    venue="deribit",
-    symbol="BTC-PERPETUAL",
-    underlying="BTC",
-    kind=Kind.PERPETUAL,
-    settlement=Settlement.INVERSE,
-    contract_size=10.0,
-)
-FUTURE = Instrument(
-    venue="deribit",
-    symbol="BTC-29MAR24",
-    underlying="BTC",
-    kind=Kind.FUTURE,
-    settlement=Settlement.INVERSE,
-    contract_size=10.0,
-    expiry_ms=deribit_expiry_ms("29MAR24"),
-)
-LINEAR_PERP = Instrument(
-    venue="binanceusdm", symbol="BTC/USDT:USDT", underlying="BTC", kind=Kind.PERPETUAL
-)
 Book = tuple[list[AccountBook], dict[InstrumentKey, Instrument], dict[InstrumentKey, Quote]]
 
 
