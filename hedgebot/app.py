@@ -30,7 +30,7 @@ import structlog
 from hedgebot import config as cfg
 from hedgebot import sd_notify
 from hedgebot.clock import SimulatedClock
-from hedgebot.config import Settings, load_settings, world_readable_warning
+from hedgebot.config import Settings, load_settings, read_secret, world_readable_warning
 from hedgebot.console import ConsoleStatus
 from hedgebot.engine import AccountSpec, Engine, EventNotifier, TurnObserver
 from hedgebot.errors import ConfigError
@@ -40,6 +40,7 @@ from hedgebot.guards import GuardLimits
 from hedgebot.instruments import Instrument, InstrumentKey
 from hedgebot.journal import Journal
 from hedgebot.logs import REDACTOR, configure_logging
+from hedgebot.market_sanity import SanityFilter
 from hedgebot.policy import (
     BandRule,
     FixedBand,
@@ -275,8 +276,9 @@ class Runtime:
         keys = set(wanted) | {
             p.key for s in self.state.accounts.values() for p in s.positions if p.amount
         }
+        market_sink = SanityFilter(self.state, instruments=instruments, notify=self.notify)
         for venue, feed in self.venues.feeds.items():
-            self._spawn(feed.stream(sorted(k for k in keys if k.venue == venue), self.state))
+            self._spawn(feed.stream(sorted(k for k in keys if k.venue == venue), market_sink))
         missing = await await_market_data(
             self.state, keys, list(settings.hedges), self.clock, timeout_s=30.0
         )
@@ -358,10 +360,16 @@ class Runtime:
         self.journal.close()
 
 
-def _register_secrets(settings: Settings) -> None:
+def _register_secrets(settings: Settings, *, live: bool) -> None:
+    """Mask every configured secret in logs; key files are read only in live mode."""
     secrets = [settings.http.control_token, *settings.alerts.urls]
     for venue in settings.venues.values():
         secrets += [venue.api_key, venue.api_secret]
+        if live:
+            secrets += [
+                read_secret(None, venue.api_key_file),
+                read_secret(None, venue.api_secret_file),
+            ]
     REDACTOR.register(secrets)
 
 
@@ -380,7 +388,7 @@ async def run_daemon(
     if live_flag and settings.mode != "live":
         raise ConfigError('mode: --live given, but the config says mode = "paper"')
     table = configure_logging(level=settings.log.level, fmt=settings.log.format)
-    _register_secrets(settings)
+    _register_secrets(settings, live=live_flag)
     warning = world_readable_warning(config)
     if warning:
         log.warning("config.world_readable", detail=warning)

@@ -260,9 +260,16 @@ class Engine:
         key = leg.instrument.key
         quote = self.state.quotes.get(key)
         price = risk.price if risk else 0.0
+        unknown = report.underlyings.get("?")
+        if unknown is not None:
+            reason = f"cannot value the book: {', '.join(unknown.missing)}"
+            return self._hold_view(underlying, leg, risk, reason, now)
         if risk is None or quote is None or not risk.complete or price <= 0:
             missing = ", ".join(risk.missing) if risk else "no index price"
             reason = f"cannot value the book: {missing or 'no quote for ' + str(key)}"
+            return self._hold_view(underlying, leg, risk, reason, now)
+        if not quote.mark_price > 0:
+            reason = f"cannot value the book: {key} has no mark price"
             return self._hold_view(underlying, leg, risk, reason, now)
         in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), quote.mark_price)
         position = futures_delta(
@@ -328,7 +335,7 @@ class Engine:
     ) -> UnderlyingView:
         per = self._per[underlying]
         if per.last_reason_kind != "unvalued":
-            log.warning("risk.unvalued", underlying=underlying, reason=reason)
+            self.notify("risk.unvalued", {"underlying": underlying, "reason": reason})
             per.last_reason_kind = "unvalued"
         return UnderlyingView(
             underlying=underlying,

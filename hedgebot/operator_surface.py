@@ -40,7 +40,17 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
     "guard.halted": ("hedge.failing.{underlying}", Severity.CRITICAL, "Underlying halted"),
     "guard.kill_switch": ("trading.state", Severity.CRITICAL, "Kill switch engaged"),
     "trading.state_changed": ("trading.state", Severity.WARNING, "Trading state changed"),
+    "market.bad_data": ("feed.bad_data.{source}", Severity.WARNING, "Bad market data held"),
+    "market.bad_data_cleared": ("feed.bad_data.{source}", Severity.RESOLVED, "Market data sane"),
+    "risk.unvalued": ("risk.unvalued.{underlying}", Severity.WARNING, "Book cannot be valued"),
 }
+
+
+class _Fields(dict[str, str]):
+    """Event details for an alert key template; a missing name reads as "?"."""
+
+    def __missing__(self, name: str) -> str:
+        return "?"
 
 
 class OperatorSurface:
@@ -95,7 +105,7 @@ class OperatorSurface:
         body = ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
         self.alerts.submit(
             Alert(
-                key=key.format(**fields, underlying=fields.get("underlying", "?")),
+                key=key.format_map(_Fields(fields)),
                 severity=severity,
                 title=title,
                 body=body,

@@ -13,7 +13,8 @@ Results are ccxt dicts for the gateway's converters. It must not place or cancel
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -104,7 +105,7 @@ class AccountReader:
                     "fetch_my_trades",
                     partial(self._exchange.fetch_my_trades, symbol, since_ms),
                 )
-        return sorted(trades, key=lambda t: t.get("timestamp") or 0)
+        return sorted(trades, key=_trade_time)
 
     async def _positions(self) -> list[dict[str, Any]]:
         if self._exchange_id != "bybit":
@@ -172,3 +173,11 @@ class AccountReader:
             backoff=self._backoff,
             headers=lambda: getattr(self._exchange, "last_response_headers", None),
         )
+
+
+def _trade_time(trade: Mapping[str, Any]) -> float:
+    """A trade's time for sorting; a missing or unreadable one sorts first (it is refused later)."""
+    value = trade.get("timestamp")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return float(value)

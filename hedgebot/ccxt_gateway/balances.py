@@ -63,16 +63,16 @@ def deribit_funds(summaries: Iterable[Any]) -> AccountFunds:
         account_wide = MarginState(
             currency="USD",
             equity=_num(first, "total_margin_balance_usd", "total_equity_usd"),
-            initial_margin=_num(first, "total_initial_margin_usd"),
-            maintenance_margin=_num(first, "total_maintenance_margin_usd"),
+            initial_margin=_requirement(first, "total_initial_margin_usd"),
+            maintenance_margin=_requirement(first, "total_maintenance_margin_usd"),
         )
         return AccountFunds(collateral=collateral, margin=_meaningful([account_wide]))
     states = [
         MarginState(
             currency=str(s["currency"]),
             equity=_num(s, "margin_balance", "equity"),
-            initial_margin=_num(s, "initial_margin"),
-            maintenance_margin=_num(s, "maintenance_margin"),
+            initial_margin=_requirement(s, "initial_margin"),
+            maintenance_margin=_requirement(s, "maintenance_margin"),
         )
         for s in rows
         if "currency" in s
@@ -90,8 +90,8 @@ def _bybit_funds(info: Mapping[str, Any]) -> AccountFunds:
     state = MarginState(
         currency="USD",
         equity=_num(account, "totalMarginBalance", "totalEquity"),
-        initial_margin=_num(account, "totalInitialMargin"),
-        maintenance_margin=_num(account, "totalMaintenanceMargin"),
+        initial_margin=_requirement(account, "totalInitialMargin"),
+        maintenance_margin=_requirement(account, "totalMaintenanceMargin"),
     )
     return AccountFunds(collateral=collateral, margin=_meaningful([state]))
 
@@ -106,16 +106,16 @@ def _binance_funds(info: Mapping[str, Any]) -> AccountFunds:
         state = MarginState(
             currency=quote,
             equity=_num(info, "totalMarginBalance"),
-            initial_margin=_num(info, "totalInitialMargin"),
-            maintenance_margin=_num(info, "totalMaintMargin"),
+            initial_margin=_requirement(info, "totalInitialMargin"),
+            maintenance_margin=_requirement(info, "totalMaintMargin"),
         )
         return AccountFunds(collateral=collateral, margin=_meaningful([state]))
     states = [
         MarginState(
             currency=str(a["asset"]),
             equity=_num(a, "marginBalance"),
-            initial_margin=_num(a, "initialMargin"),
-            maintenance_margin=_num(a, "maintMargin"),
+            initial_margin=_requirement(a, "initialMargin"),
+            maintenance_margin=_requirement(a, "maintMargin"),
         )
         for a in assets
         if "asset" in a
@@ -134,16 +134,16 @@ def _okx_funds(info: Mapping[str, Any]) -> AccountFunds:
         state = MarginState(
             currency="USD",
             equity=_num(account, "adjEq", "totalEq"),
-            initial_margin=_num(account, "imr"),
-            maintenance_margin=_num(account, "mmr"),
+            initial_margin=_requirement(account, "imr"),
+            maintenance_margin=_requirement(account, "mmr"),
         )
         return AccountFunds(collateral=collateral, margin=_meaningful([state]))
     states = [
         MarginState(
             currency=str(d["ccy"]),
             equity=_num(d, "eq"),
-            initial_margin=_num(d, "imr"),
-            maintenance_margin=_num(d, "mmr"),
+            initial_margin=_requirement(d, "imr"),
+            maintenance_margin=_requirement(d, "mmr"),
         )
         for d in details
         if "ccy" in d
@@ -169,6 +169,14 @@ def _num(row: Mapping[str, Any], *keys: str) -> float:
         if value not in (None, ""):
             raise BadVenueData(f"balance field {key} is not a finite number: {value!r}")
     return 0.0
+
+
+def _requirement(row: Mapping[str, Any], *keys: str) -> float:
+    """A margin requirement: like `_num`, but a negative one is garbage, not a safe account."""
+    value = _num(row, *keys)
+    if value < 0:
+        raise BadVenueData(f"balance field {keys[0]} is negative: {value}")
+    return value
 
 
 def _optional(value: Any) -> float | None:

@@ -91,24 +91,27 @@ def venue_market_from_ccxt(
     scale = (
         1.0 if exchange_id == "deribit" or kind is Kind.SPOT else _positive(market, "contractSize")
     )
-    precision = market.get("precision") or {}
+    precision = _mapping(market.get("precision"))
     step = _step(precision.get("amount"), precision_mode, symbol, "amount")
-    limits = (market.get("limits") or {}).get("amount") or {}
+    limits = _mapping(_mapping(market.get("limits")).get("amount"))
     venue_min = _optional_positive(limits.get("min")) or step
     tick = _step(precision.get("price"), precision_mode, symbol, "price")
-    instrument = Instrument(
-        venue=venue,
-        symbol=symbol,
-        underlying=base,
-        kind=kind,
-        settlement=settlement,
-        contract_size=step * scale,
-        min_amount=venue_min * scale,
-        tick_size=tick,
-        expiry_ms=_expiry(market, kind),
-        strike=_optional_positive(market.get("strike")) if kind is Kind.OPTION else None,
-        option_type=_option_type(market) if kind is Kind.OPTION else None,
-    )
+    try:
+        instrument = Instrument(
+            venue=venue,
+            symbol=symbol,
+            underlying=base,
+            kind=kind,
+            settlement=settlement,
+            contract_size=step * scale,
+            min_amount=venue_min * scale,
+            tick_size=tick,
+            expiry_ms=_expiry(market, kind),
+            strike=_optional_positive(market.get("strike")) if kind is Kind.OPTION else None,
+            option_type=_option_type(market) if kind is Kind.OPTION else None,
+        )
+    except ValueError as exc:  # Instrument's own validation
+        raise BadVenueData(f"{symbol}: {exc}") from None
     return VenueMarket(
         instrument=instrument,
         ccxt_symbol=_text(market, "symbol"),
@@ -185,7 +188,8 @@ class MarketCatalog:
 
 
 def _is_unsupported(market: Mapping[str, Any]) -> bool:
-    if market.get("type") not in _KINDS or market.get("active") is False:
+    kind = market.get("type")
+    if not isinstance(kind, str) or kind not in _KINDS or market.get("active") is False:
         return True
     info = market.get("info") or {}
     raw_kind = str(info.get("kind", "")) if isinstance(info, Mapping) else ""
@@ -210,7 +214,7 @@ def _expiry(market: Mapping[str, Any], kind: Kind) -> int | None:
     if kind not in (Kind.FUTURE, Kind.OPTION):
         return None  # ccxt gives Deribit perpetuals an expiry in the year 3000
     expiry = market.get("expiry")
-    if not isinstance(expiry, int | float) or expiry <= 0:
+    if not isinstance(expiry, int | float) or not math.isfinite(expiry) or expiry <= 0:
         raise BadVenueData(f"{market.get('id')}: a dated contract without an expiry")
     return int(expiry)
 
@@ -223,7 +227,7 @@ def _option_type(market: Mapping[str, Any]) -> OptionType:
 
 
 def _step(value: Any, precision_mode: int, symbol: str, what: str) -> float:
-    if precision_mode == DECIMAL_PLACES and isinstance(value, int | float) and value >= 0:
+    if precision_mode == DECIMAL_PLACES and isinstance(value, int | float) and 0 <= value <= 30:
         return 10.0 ** (-int(value))
     number = _optional_positive(value)
     if precision_mode != TICK_SIZE or number is None:
@@ -248,6 +252,10 @@ def _optional_positive(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) and number > 0 else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _text(market: Mapping[str, Any], key: str) -> str:

@@ -73,6 +73,8 @@ def order_update_from_ccxt(
     if status is None:
         raise BadVenueData(f"{market.instrument.symbol}: unknown order status {raw_status!r}")
     filled = market.from_venue_amount(_number(order.get("filled"), default=0.0))
+    if not math.isfinite(filled) or filled < 0:
+        raise BadVenueData(f"{market.instrument.symbol}: filled amount {filled}")
     if status is OrderStatus.OPEN and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
     order_id = order.get("id")
@@ -80,7 +82,8 @@ def order_update_from_ccxt(
         raise BadVenueData(f"{market.instrument.symbol}: order without an id")
     info = _mapping(order.get("info"))
     reason = str(info.get("cancel_reason") or info.get("cancelType") or "")
-    timestamp = order.get("lastUpdateTimestamp") or order.get("timestamp") or now_ms
+    raw_time = order.get("lastUpdateTimestamp") or order.get("timestamp")
+    timestamp = _number(raw_time, default=float(now_ms))
     return OrderUpdate(
         client_id=client_id,
         venue_order_id=str(order_id),
@@ -102,7 +105,7 @@ def fill_from_ccxt_trade(
         raise BadVenueData(f"{market.instrument.symbol}: trade without id or side: {trade!r}")
     amount = market.from_venue_amount(_number(trade.get("amount")))
     price = _number(trade.get("price"))
-    if amount <= 0 or price <= 0:
+    if not math.isfinite(amount) or amount <= 0 or price <= 0:
         raise BadVenueData(
             f"{market.instrument.symbol}: trade {trade_id} amount/price not positive"
         )

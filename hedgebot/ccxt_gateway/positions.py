@@ -38,12 +38,18 @@ def position_from_ccxt(
     signed_venue_size = _signed_venue_size(position, info, exchange_id)
     _check_side(position.get("side"), signed_venue_size, market)
     amount = market.from_venue_amount(signed_venue_size)
+    venue_delta = _venue_delta(position, info, market, amount, exchange_id)
+    if not math.isfinite(amount) or (venue_delta is not None and not math.isfinite(venue_delta)):
+        raise BadVenueData(
+            f"{market.instrument.symbol}: size {signed_venue_size} gives amount {amount} and "
+            f"coin delta {venue_delta}"
+        )
     return Position(
         account=account,
         key=market.instrument.key,
         amount=amount,
         average_price=_number(position.get("entryPrice")) or 0.0,
-        venue_delta=_venue_delta(position, info, market, amount, exchange_id),
+        venue_delta=venue_delta,
     )
 
 
