@@ -4,6 +4,7 @@ The executor and the shell decide what to do from the class alone:
 
 * `TransientVenueError`: retry reads and cancels with backoff; never retry a create.
 * `OrderRejected`: the venue said no for good (insufficient funds, invalid order).
+* `OrderNotPlaced`: the venue refused a create for a reason not about the order (rate limit).
 * `OrderOutcomeUnknown`: a create may or may not have reached the venue; look it up by client id.
 * `AuthenticationFailed`: credentials are wrong or lack permission; trading stops.
 * `BadVenueData`: a payload was malformed or absurd; it is dropped, logged and alerted.
@@ -32,6 +33,11 @@ class TransientVenueError(VenueError):
 
 class OrderRejected(VenueError):
     """The venue refused the order definitively."""
+
+
+class OrderNotPlaced(VenueError):
+    """The venue answered a create with a refusal that is not about the order itself (rate
+    limited): it was definitely not placed, and may be decided again after the cooldown."""
 
 
 class OrderOutcomeUnknown(VenueError):

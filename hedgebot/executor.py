@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from hedgebot.clock import Clock
-from hedgebot.errors import OrderOutcomeUnknown, OrderRejected, VenueError
+from hedgebot.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
 from hedgebot.instruments import Instrument, InstrumentKey
 from hedgebot.journal import Journal
 from hedgebot.lifecycle import (
@@ -76,6 +76,7 @@ class _Active:
     fill_seen_ms: int = -1
     settled_filled: float = 0.0
     next_lookup_ms: int = 0
+    lookup_errors: int = 0
     task: asyncio.Task[None] | None = None
 
 
@@ -100,7 +101,7 @@ class Executor(OrderListener):
         brokers: Mapping[str, Broker],
         client_prefix: str,
         observer: ExecutionObserver,
-        max_lookups: int = 8,
+        max_lookups: int = 5,
         lookup_interval_ms: int = 1000,
     ) -> None:
         self._clock = clock
@@ -113,6 +114,8 @@ class Executor(OrderListener):
         self._sequence = len(journal.client_ids_with_prefix(client_prefix))
         self._active: dict[str, _Active] = {}
         self._finished: dict[str, TrackedOrder] = {}
+        self._missing_fills: dict[str, int] = {}
+        """Settled orders whose trades did not all arrive (client id -> fetch attempts)."""
         self._snapshot_ms: dict[str, int] = {}
         self.halted: dict[InstrumentKey, str] = {}
         self.stats = ExecutionStats()
@@ -190,6 +193,9 @@ class Executor(OrderListener):
         broker = self._brokers[request.account]
         try:
             update = await asyncio.wait_for(broker.submit(request), timeout_ms / 1000)
+        except OrderNotPlaced as exc:
+            self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
+            log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))
         except OrderRejected as exc:
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             self.stats.rejects[active.underlying] = self.stats.rejects.get(active.underlying, 0) + 1
@@ -225,10 +231,13 @@ class Executor(OrderListener):
         """Journal a fill once and apply it to its order (late fills included)."""
         if not fill.client_id.startswith(self._prefix):
             return
+        active = self._active.get(fill.client_id)
         if not self._journal.record_fill(fill):
+            if active is not None and fill.trade_id not in active.order.applied_trade_ids:
+                # journaled by a run that died before applying it: apply it, count it once
+                self._apply(active, FillApplied.of(fill, at_ms=self._clock.now_ms()))
             log.info("fill.duplicate_ignored", trade_id=fill.trade_id, client_id=fill.client_id)
             return
-        active = self._active.get(fill.client_id)
         underlying = active.underlying if active else fill.key.symbol
         self.stats.fills[underlying] = self.stats.fills.get(underlying, 0) + 1
         fees = self.stats.fees.setdefault(underlying, {})
@@ -247,7 +256,9 @@ class Executor(OrderListener):
                 filled=order.filled_amount,
                 ts_ms=self._clock.now_ms(),
             )
-            self._observer("order.late_fill", {"client_id": fill.client_id, "amount": fill.amount})
+            if order.filled_amount > finished.filled_amount:
+                detail = {"client_id": fill.client_id, "amount": fill.amount}
+                self._observer("order.late_fill", detail)
 
     def on_account_snapshot(self, account: str, timestamp_ms: int) -> None:
         """Orders whose fills this snapshot already contains stop counting as in flight."""
@@ -285,6 +296,8 @@ class Executor(OrderListener):
         if order.is_terminal and settled and order.client_id in self._active:
             del self._active[order.client_id]
             self._finished[order.client_id] = order
+            if order.traded_amount < order.filled_amount * (1 - 1e-9):
+                self._missing_fills[order.client_id] = 0  # the venue says filled: fetch trades
             log.info(
                 "hedge.settled",
                 client_id=order.client_id,
@@ -295,7 +308,8 @@ class Executor(OrderListener):
     # --- periodic service: lookups, timeouts --------------------------------------------------
 
     async def service(self, timeouts_ms: Mapping[InstrumentKey, int]) -> None:
-        """Look up UNKNOWN orders, cancel orders resting past their timeout."""
+        """Look up UNKNOWN orders, cancel orders resting past their timeout, fetch missing fills."""
+        await self._fetch_missing_fills()
         now = self._clock.now_ms()
         for active in list(self._active.values()):
             order = active.order
@@ -306,6 +320,26 @@ class Executor(OrderListener):
                 if order.cancel_requested_ms is None and now - order.created_ms >= timeout:
                     await self._cancel(active)
 
+    async def _fetch_missing_fills(self) -> None:
+        """A venue report said more was filled than the trades we received (websocket trade
+        streams drop events): read the order's trades over REST and journal them once."""
+        for client_id, attempts in list(self._missing_fills.items()):
+            order = self._finished[client_id]
+            if attempts >= 3 or order.traded_amount >= order.filled_amount * (1 - 1e-9):
+                del self._missing_fills[client_id]
+                continue
+            self._missing_fills[client_id] = attempts + 1
+            try:
+                fills = await self._brokers[order.request.account].fills_since(
+                    order.created_ms - 60_000
+                )
+            except VenueError as exc:
+                log.warning("fills.catch_up_failed", client_id=client_id, error=str(exc))
+                continue
+            for fill in fills:
+                if fill.client_id == client_id:
+                    self.on_fill(fill)
+
     async def _look_up(self, active: _Active) -> None:
         order = active.order
         broker = self._brokers[order.request.account]
@@ -314,6 +348,7 @@ class Executor(OrderListener):
             found = await broker.lookup(order.client_id, order.request.key)
         except VenueError as exc:
             log.warning("order.lookup_failed", client_id=order.client_id, error=str(exc))
+            active.lookup_errors += 1
             active.next_lookup_ms = now + self._lookup_interval_ms
             return
         if found is not None:
@@ -322,16 +357,21 @@ class Executor(OrderListener):
             return
         self._apply(active, LookupMissed(at_ms=now))
         attempts = active.order.lookup_attempts
-        if attempts >= self._max_lookups:
-            reason = f"not found by client id after {attempts} lookups"
-            self._apply(active, NotFoundAfterSearch(at_ms=now, reason=reason))
-            self.halted[order.request.key] = f"order {order.client_id} lost: {reason}"
-            self._observer(
-                "order.lost",
-                {"underlying": active.underlying, "client_id": order.client_id, "reason": reason},
-            )
-        else:
+        if attempts < self._max_lookups:
             active.next_lookup_ms = now + self._lookup_interval_ms * 2 ** min(attempts, 5)
+            return
+        reason = f"not found by client id after {attempts} lookups"
+        self._apply(active, NotFoundAfterSearch(at_ms=now, reason=reason))
+        detail = {"underlying": active.underlying, "client_id": order.client_id, "reason": reason}
+        if active.lookup_errors:
+            # Some lookups failed: the venue's answer is not trustworthy. Halt until an operator
+            # has checked the venue's order history for this client id.
+            self.halted[order.request.key] = f"order {order.client_id} lost: {reason}"
+            self._observer("order.lost", detail)
+        else:
+            # Every lookup reached the venue and it never saw the order (it was never sent, or
+            # lost on the way): nothing is in flight. Late fills would still be applied.
+            self._observer("order.not_placed", detail)
 
     async def _cancel(self, active: _Active) -> None:
         order = active.order

@@ -36,6 +36,11 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
         "Hedge order outcome unknown",
     ),
     "order.lost": ("order.unknown.{underlying}", Severity.CRITICAL, "Hedge order lost"),
+    "order.not_placed": (
+        "order.unknown.{underlying}",
+        Severity.WARNING,
+        "Hedge order never reached the venue",
+    ),
     "order.late_fill": ("order.unknown.{underlying}", Severity.WARNING, "Late fill applied"),
     "guard.halted": ("hedge.failing.{underlying}", Severity.CRITICAL, "Underlying halted"),
     "guard.kill_switch": ("trading.state", Severity.CRITICAL, "Kill switch engaged"),

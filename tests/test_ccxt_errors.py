@@ -22,6 +22,7 @@ from hedgebot.clock import SimulatedClock
 from hedgebot.errors import (
     AuthenticationFailed,
     BadVenueData,
+    OrderNotPlaced,
     OrderOutcomeUnknown,
     OrderRejected,
     TransientVenueError,
@@ -86,7 +87,8 @@ def test_every_ccxt_error_class_maps_to_a_hedgebot_error(name: str) -> None:
         ("RequestTimeout", OrderOutcomeUnknown),
         ("NetworkError", OrderOutcomeUnknown),
         ("ExchangeNotAvailable", OrderOutcomeUnknown),
-        ("DDoSProtection", OrderOutcomeUnknown),
+        ("DDoSProtection", OrderNotPlaced),
+        ("RateLimitExceeded", OrderNotPlaced),
         ("DuplicateOrderId", OrderOutcomeUnknown),
         ("BadResponse", OrderOutcomeUnknown),
         ("InsufficientFunds", OrderRejected),
@@ -96,7 +98,8 @@ def test_every_ccxt_error_class_maps_to_a_hedgebot_error(name: str) -> None:
     ],
 )
 def test_create_errors_turn_doubt_into_unknown_outcome(name: str, expected: type) -> None:
-    """A create that may have reached the venue is UNKNOWN; a clear refusal is REJECTED."""
+    """A create that may have reached the venue is UNKNOWN; a clear refusal is REJECTED; a
+    rate-limit answer (given before the venue processes the order) means it was not placed."""
     assert type(translate_create_error(getattr(ccxt, name)("x"))) is expected
 
 

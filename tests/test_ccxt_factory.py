@@ -142,6 +142,7 @@ async def test_order_entry_instance_never_reuses_connections() -> None:
     session = exchange.session
     assert exchange.own_session is False
     assert session.connector.force_close is True
+    assert session._retry_connection is False, "aiohttp would re-send a dropped create"
     assert exchange.secret == SECRET
     await close_exchange(exchange)
     assert session.closed

@@ -20,6 +20,7 @@ from typing import Any
 from hedgebot.errors import (
     AuthenticationFailed,
     BadVenueData,
+    OrderNotPlaced,
     OrderOutcomeUnknown,
     OrderRejected,
     TransientVenueError,
@@ -56,6 +57,12 @@ def translate_create_error(
     ccxt_errors = sys.modules.get("ccxt.base.errors")
     if ccxt_errors is not None and isinstance(exc, ccxt_errors.DuplicateOrderId):
         return OrderOutcomeUnknown(f"client id already used, the order may exist: {exc}")
+    if ccxt_errors is not None and isinstance(
+        exc, ccxt_errors.DDoSProtection | ccxt_errors.RateLimitExceeded
+    ):
+        # An answer from the venue (HTTP 429/418 or Deribit 10028), given before the order is
+        # processed: it was not placed. The caller still checks the label before believing it.
+        return OrderNotPlaced(f"rate limited, not placed: {exc}")
     if ccxt_errors is not None and isinstance(exc, ccxt_errors.BadResponse):
         return OrderOutcomeUnknown(f"unreadable answer to a create: {exc}")
     translated = translate_error(exc, headers=headers)

@@ -70,7 +70,8 @@ def create_exchange(
 
 
 def create_order_entry_exchange(settings: VenueSettings, *, venue: str) -> Any:
-    """A credentialed instance for order entry only, over connections that are never reused.
+    """A credentialed instance for order entry only: connections are never reused and a request
+    is never re-sent by the HTTP layer.
 
     Call it inside the running event loop; release it with `close_exchange`.
     """
@@ -85,6 +86,10 @@ def create_order_entry_exchange(settings: VenueSettings, *, venue: str) -> Any:
         force_close=True, ssl=ssl.create_default_context(cafile=certifi.where())
     )
     session = aiohttp.ClientSession(connector=connector)
+    # aiohttp re-sends an idempotent request (ccxt sends Deribit's private/buy as GET) once when
+    # the connection drops before the answer, reused or not: a create would be placed twice.
+    # aiohttp's own test client switches this off the same way.
+    session._retry_connection = False
     return create_exchange(settings, venue=venue, credentials=True, session=session)
 
 
