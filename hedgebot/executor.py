@@ -322,7 +322,8 @@ class Executor(OrderListener):
 
     async def _fetch_missing_fills(self) -> None:
         """A venue report said more was filled than the trades we received (websocket trade
-        streams drop events): read the order's trades over REST and journal them once."""
+        streams drop events): read that order's trades over REST, by the order itself rather
+        than by a time window (which would depend on the venue's clock), and journal them once."""
         for client_id, attempts in list(self._missing_fills.items()):
             order = self._finished[client_id]
             if attempts >= 3 or order.traded_amount >= order.filled_amount * (1 - 1e-9):
@@ -330,8 +331,8 @@ class Executor(OrderListener):
                 continue
             self._missing_fills[client_id] = attempts + 1
             try:
-                fills = await self._brokers[order.request.account].fills_since(
-                    order.created_ms - 60_000
+                fills = await self._brokers[order.request.account].fills_of(
+                    client_id, order.request.key
                 )
             except VenueError as exc:
                 log.warning("fills.catch_up_failed", client_id=client_id, error=str(exc))

@@ -88,6 +88,10 @@ class Broker(Protocol):
         """Our fills at or after `timestamp_ms` (for reconciliation after a gap or a restart)."""
         ...
 
+    async def fills_of(self, client_id: str, key: InstrumentKey) -> Sequence[Fill]:
+        """Every fill of one of our orders, found by the order itself (not by time)."""
+        ...
+
     async def submit(self, order: OrderRequest) -> OrderUpdate:
         """Place a limit order. Raises OrderRejected, OrderOutcomeUnknown or VenueError."""
         ...

@@ -260,6 +260,9 @@ class WatchedBroker:
     async def fills_since(self, timestamp_ms: int) -> Sequence[Fill]:
         return await self._inner.fills_since(timestamp_ms)
 
+    async def fills_of(self, client_id: str, key: InstrumentKey) -> Sequence[Fill]:
+        return await self._inner.fills_of(client_id, key)
+
     async def submit(self, order: OrderRequest) -> OrderUpdate:
         elapsed = (self._schedule.clock.now_ms() - self._schedule.start_ms) / 1000
         self.submits.append((elapsed, order))

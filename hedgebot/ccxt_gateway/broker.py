@@ -175,6 +175,18 @@ class CcxtBroker:
         fills = [f for f in (self._fill(t) for t in raw) if f is not None]
         return [f for f in fills if f.timestamp_ms >= timestamp_ms]
 
+    async def fills_of(self, client_id: str, key: InstrumentKey) -> Sequence[Fill]:
+        """Every fill of one of our orders, read by the venue's order id (clock-independent)."""
+        found = await self.lookup(client_id, key)
+        if found is None or not found.venue_order_id:
+            return []
+        symbol = self._catalog.get(key.symbol).ccxt_symbol
+        try:
+            raw = await self._exchange.fetch_order_trades(found.venue_order_id, symbol)
+        except Exception as exc:  # translated: no ccxt exception leaves the gateway
+            raise translate_error(exc) from None
+        return [f for f in (self._fill(t) for t in raw) if f is not None]
+
     async def submit(self, order: OrderRequest) -> OrderUpdate:
         """Place a limit order (never retried)."""
         if not order.client_id.startswith(self._prefix):

@@ -124,6 +124,11 @@ class LedgerBroker:
         """This account's fills at or after `timestamp_ms`."""
         return self._desk.ledger.fills_since(timestamp_ms, self.account)
 
+    async def fills_of(self, client_id: str, key: InstrumentKey) -> Sequence[Fill]:
+        """Every fill of one of this account's orders."""
+        fills = self._desk.ledger.fills_since(0, self.account)
+        return [f for f in fills if f.client_id == client_id and f.key == key]
+
     async def submit(self, order: OrderRequest) -> OrderUpdate:
         """Place a limit order: the venue's OPEN ack, or OrderRejected."""
         if order.account != self.account:

@@ -136,6 +136,10 @@ class ChaoticBroker:
         """Delegated."""
         return await self._inner.fills_since(timestamp_ms)
 
+    async def fills_of(self, client_id: str, key: InstrumentKey) -> Sequence[Fill]:
+        """Delegated."""
+        return await self._inner.fills_of(client_id, key)
+
     async def submit(self, order: OrderRequest) -> OrderUpdate:
         """Delegated."""
         return await self._inner.submit(order)
