@@ -21,7 +21,7 @@ import contextlib
 import gc
 import json
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -346,18 +346,31 @@ class Runtime:
         return self.engine.request_flatten()
 
     async def shutdown(self) -> None:
-        """Stop hedging: finish sends in progress, cancel resting orders, stop streams."""
-        await self.executor.drain()
+        """Stop hedging: finish sends in progress, cancel resting orders, stop streams.
+
+        Every step is bounded, so a venue that stops answering cannot keep the process from
+        exiting (systemd would otherwise kill it, and its journal would not be closed cleanly).
+        """
+        await _bounded("drain sends", self.executor.drain(), 15.0)
         if self.settings.on_shutdown == "cancel":
-            with contextlib.suppress(Exception):
-                await self.executor.cancel_all()
+            await _bounded("cancel resting orders", self.executor.cancel_all(), 10.0)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _bounded("stop streams", asyncio.gather(*self._tasks, return_exceptions=True), 5.0)
         self._tasks.clear()
-        await self.venues.close()
+        await _bounded("close venues", self.venues.close(), 5.0)
         self.notify("daemon.stopped", {"mode": self.mode})
         self.journal.close()
+
+
+async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) -> None:
+    """Await one shutdown step for at most `timeout_s`; log, never raise."""
+    try:
+        await asyncio.wait_for(awaitable, timeout_s)
+    except TimeoutError:
+        log.error("shutdown.step_timed_out", step=step, timeout_s=timeout_s)
+    except Exception as exc:  # shutdown goes on whatever one step did
+        log.error("shutdown.step_failed", step=step, error=str(exc))
 
 
 def _register_secrets(settings: Settings, *, live: bool) -> None:

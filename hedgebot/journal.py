@@ -230,6 +230,17 @@ class Journal:
             for r in rows
         ]
 
+    def orders_missing_fills(self) -> list[tuple[str, str, str, str]]:
+        """(client_id, account, venue, symbol) of orders whose journaled filled amount exceeds
+        the fills journaled for them: trades a stream dropped, or a run died before storing."""
+        rows = self._db.execute(
+            "SELECT o.client_id, o.account, o.venue, o.symbol FROM orders o"
+            " LEFT JOIN (SELECT client_id, SUM(amount) AS traded FROM fills GROUP BY client_id) f"
+            " ON f.client_id = o.client_id"
+            " WHERE o.filled > COALESCE(f.traded, 0) * (1 + 1e-9) + 1e-12"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
     def last_fill_ms(self, venue: str) -> int | None:
         """Timestamp of the newest fill stored for `venue`."""
         row = self._db.execute("SELECT MAX(ts_ms) FROM fills WHERE venue = ?", (venue,)).fetchone()

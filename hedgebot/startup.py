@@ -60,8 +60,10 @@ async def adopt_unfinished_orders(
     state: BookState,
     clock: Clock,
 ) -> int:
-    """Orders the journal left unfinished are tracked again (UNKNOWN, looked up by client id),
-    and fills since the newest journaled one are fetched and applied once."""
+    """Orders the journal left unfinished are tracked again (UNKNOWN, looked up by client id);
+    fills since the newest journaled one are fetched and applied once; and orders whose
+    journaled filled amount exceeds their journaled fills get their trades fetched by order
+    (clock-independent: what a killed run or a dropped stream left out)."""
     adopted = 0
     for row in journal.unfinished_orders():
         request = OrderRequest(
@@ -92,6 +94,17 @@ async def adopt_unfinished_orders(
             log.warning("fills.reconcile_failed", account=name, error=str(exc))
             continue
         for fill in fills:
+            state.on_fill(fill)
+    for client_id, account, venue, symbol in journal.orders_missing_fills():
+        owner = brokers.get(account)
+        if owner is None:
+            continue
+        try:
+            missing = await owner.fills_of(client_id, InstrumentKey(venue, symbol))
+        except VenueError as exc:
+            log.warning("fills.catch_up_failed", client_id=client_id, error=str(exc))
+            continue
+        for fill in missing:
             state.on_fill(fill)
     return adopted
 
