@@ -192,7 +192,8 @@ class Executor(OrderListener):
         request = active.order.request
         broker = self._brokers[request.account]
         try:
-            update = await asyncio.wait_for(broker.submit(request), timeout_ms / 1000)
+            async with asyncio.timeout(timeout_ms / 1000):  # no extra task: the send starts now
+                update = await broker.submit(request)
         except OrderNotPlaced as exc:
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))

@@ -63,7 +63,7 @@ def test_fills_the_stream_dropped_are_journaled_once_from_rest(tmp_path: Path) -
     journal (by order, over REST), each once, matching the venue's own fills."""
     runtime = Runtime(settings_for(tmp_path), live=False, observers=[])
     broker = TradeDroppingBroker(runtime.venues.brokers["main"])
-    runtime.venues.brokers["main"] = broker  # type: ignore[assignment]
+    runtime.venues.brokers["main"] = broker
     stop_at = runtime.clock.now_ms() + 1800 * 1000
     asyncio.run(runtime.run(asyncio.Event(), stop_at_ms=stop_at))
     assert sum(s.dropped for s in broker.sinks) > 0, "the stream never tried to deliver a fill"
