@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import signal
@@ -128,7 +129,6 @@ def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
 
 
 def _sim_underlyings(settings: Settings) -> tuple[UnderlyingSettings, ...]:
-    import dataclasses
 
     from hedgebot.sim.settings import DEFAULT_UNDERLYINGS
 
@@ -323,7 +323,8 @@ class Runtime:
         try:
             engine = self.engine or await self.start()
             await engine.loop(stop, stop_at_ms=stop_at_ms)
-            return engine.summary(journal_path=str(self.journal.path))
+            summary = engine.summary(journal_path=str(self.journal.path))
+            return dataclasses.replace(summary, events=dict(self.events))
         finally:
             await self.shutdown()
 

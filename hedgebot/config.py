@@ -21,8 +21,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from hedgebot.errors import ConfigError
 
-SECRET_KEYS = frozenset({"api_key", "api_secret", "control_token", "urls"})
-"""Keys whose values are secrets: accepted from the environment or secret files only."""
 _SECRET_KEYS_IN_TOML = frozenset({"api_key", "api_secret", "control_token"})
 
 

@@ -90,7 +90,6 @@ class _Underlying:
     tracker: BandTracker = field(default_factory=BandTracker)
     last_hedge_ms: int | None = None
     last_reason_kind: str = ""
-    last_decision: Decision | None = None
 
 
 class Engine:
@@ -263,14 +262,14 @@ class Engine:
         unknown = report.underlyings.get("?")
         if unknown is not None:
             reason = f"cannot value the book: {', '.join(unknown.missing)}"
-            return self._hold_view(underlying, leg, risk, reason, now)
+            return self._hold_view(underlying, leg, reason)
         if risk is None or quote is None or not risk.complete or price <= 0:
             missing = ", ".join(risk.missing) if risk else "no index price"
             reason = f"cannot value the book: {missing or 'no quote for ' + str(key)}"
-            return self._hold_view(underlying, leg, risk, reason, now)
+            return self._hold_view(underlying, leg, reason)
         if not quote.mark_price > 0:
             reason = f"cannot value the book: {key} has no mark price"
-            return self._hold_view(underlying, leg, risk, reason, now)
+            return self._hold_view(underlying, leg, reason)
         in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), quote.mark_price)
         position = futures_delta(
             leg.instrument, self.state.position(leg.account, key), quote.mark_price
@@ -312,7 +311,6 @@ class Engine:
                 trading = veto
                 decision = _held(decision, f"guard: {veto}")
         self._journal_decision(underlying, per, decision, inputs.net_delta, now)
-        per.last_decision = decision
         orders = self.executor.stats.orders.get(underlying, 0)
         return UnderlyingView(
             underlying=underlying,
@@ -330,9 +328,7 @@ class Engine:
             trading=trading,
         )
 
-    def _hold_view(
-        self, underlying: str, leg: HedgeLeg, risk: object, reason: str, now: int
-    ) -> UnderlyingView:
+    def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
         per = self._per[underlying]
         if per.last_reason_kind != "unvalued":
             self.notify("risk.unvalued", {"underlying": underlying, "reason": reason})

@@ -268,16 +268,6 @@ class Journal:
         row = self._db.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()
         return int(row[0])
 
-    def fill_totals(self) -> tuple[int, float]:
-        """Number of fills and the sum of their fees (in each fill's fee currency, summed raw)."""
-        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(fee), 0) FROM fills").fetchone()
-        return int(row[0]), float(row[1])
-
-    def fee_sums(self) -> dict[str, float]:
-        """Fees paid per fee currency."""
-        rows = self._db.execute("SELECT fee_currency, SUM(fee) FROM fills GROUP BY fee_currency")
-        return {str(c): float(s) for c, s in rows}
-
     def client_ids_with_prefix(self, prefix: str) -> list[str]:
         """Client ids of orders created with a given prefix (used to continue numbering)."""
         rows = self._db.execute(

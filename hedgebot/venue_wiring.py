@@ -15,7 +15,7 @@ Brokers need the venue's market catalog, which is loaded over the network, so th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
@@ -43,7 +43,6 @@ class Venues:
     open: Callable[[], Awaitable[None]] = _nothing
     """Finish set-up that needs the network (market catalogs, broker sessions)."""
     close: Callable[[], Awaitable[None]] = _nothing
-    hedged_symbols: dict[str, list[str]] = field(default_factory=dict)
 
 
 class TeeSink:
@@ -182,5 +181,4 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
         brokers=brokers,
         open=open_live if live else open_paper,
         close=close,
-        hedged_symbols=hedged,
     )

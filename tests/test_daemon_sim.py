@@ -37,6 +37,7 @@ def test_every_underlying_is_hedged_and_stays_mostly_in_band(
         assert row["fills"] >= 1, name
         assert row["time_outside_band"] < 0.02, (name, row["time_outside_band"])
     assert len(recorder.views) >= HOURS * 3600 * 0.99
+    assert data["events"]["daemon.started"] == 1, "the summary counts the run's events"
 
 
 def test_delta_comes_back_inside_the_band_after_each_hedge_settles(

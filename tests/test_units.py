@@ -17,17 +17,8 @@ from hedgebot.instruments import (
     deribit_expiry_ms,
 )
 from hedgebot.units import coin_to_amount, futures_delta, futures_gamma, lot_in_coin
+from tests.sample_instruments import PERP
 
-INVERSE_PERP = Instrument(
-    venue="deribit",
-    symbol="BTC-PERPETUAL",
-    underlying="BTC",
-    kind=Kind.PERPETUAL,
-    settlement=Settlement.INVERSE,
-    contract_size=10.0,
-    min_amount=10.0,
-    tick_size=0.5,
-)
 LINEAR_PERP = Instrument(
     venue="binanceusdm",
     symbol="BTC/USDT:USDT",
@@ -44,7 +35,7 @@ amounts = st.floats(min_value=-1e8, max_value=1e8, allow_nan=False)
 @given(amounts, prices)
 def test_inverse_delta_times_price_is_the_usd_face(amount: float, price: float) -> None:
     """Inverse USD face N at price F is N/F coin, signed like N."""
-    delta = futures_delta(INVERSE_PERP, amount, price)
+    delta = futures_delta(PERP, amount, price)
     assert math.isclose(delta * price, amount, rel_tol=1e-12, abs_tol=1e-9)
     assert delta == 0 or math.copysign(1, delta) == math.copysign(1, amount)
 
@@ -59,7 +50,7 @@ def test_linear_delta_is_the_coin_amount(amount: float, price: float) -> None:
 @given(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False), prices)
 def test_coin_to_amount_round_trips(coin: float, price: float) -> None:
     """The amount whose delta is `coin` has delta `coin` again."""
-    for instrument in (INVERSE_PERP, LINEAR_PERP):
+    for instrument in (PERP, LINEAR_PERP):
         amount = coin_to_amount(instrument, coin, price)
         assert math.isclose(futures_delta(instrument, amount, price), coin, abs_tol=1e-9)
 
@@ -69,24 +60,21 @@ def test_inverse_gamma_is_the_derivative_of_delta(amount: float, price: float) -
     """dΔ/dF of an inverse position matches a central finite difference."""
     step = price * 1e-6
     numeric = (
-        futures_delta(INVERSE_PERP, amount, price + step)
-        - futures_delta(INVERSE_PERP, amount, price - step)
+        futures_delta(PERP, amount, price + step) - futures_delta(PERP, amount, price - step)
     ) / (2 * step)
-    assert math.isclose(
-        futures_gamma(INVERSE_PERP, amount, price), numeric, rel_tol=1e-5, abs_tol=1e-12
-    )
+    assert math.isclose(futures_gamma(PERP, amount, price), numeric, rel_tol=1e-5, abs_tol=1e-12)
 
 
 def test_deribit_short_perp_of_1000_usd_at_50000_is_minus_0_02_btc() -> None:
     """The classic trap: a short of 1000 USD face is -0.02 BTC, not -1000 or -10000."""
-    assert futures_delta(INVERSE_PERP, -1000.0, 50_000.0) == pytest.approx(-0.02)
-    assert lot_in_coin(INVERSE_PERP, 50_000.0) == pytest.approx(0.0002)
+    assert futures_delta(PERP, -1000.0, 50_000.0) == pytest.approx(-0.02)
+    assert lot_in_coin(PERP, 50_000.0) == pytest.approx(0.0002)
 
 
 @given(st.floats(min_value=-1e7, max_value=1e7, allow_nan=False))
 def test_round_amount_truncates_to_whole_contracts(amount: float) -> None:
     """Deribit truncates 55 USD to 50: never rounds up beyond the request."""
-    rounded = INVERSE_PERP.round_amount(amount)
+    rounded = PERP.round_amount(amount)
     assert abs(rounded) <= abs(amount) + 1e-6
     assert abs(amount) - abs(rounded) < 10 + 1e-6
     assert math.isclose(rounded / 10, round(rounded / 10), abs_tol=1e-9)
