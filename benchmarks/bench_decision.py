@@ -25,9 +25,9 @@ import numpy as np
 
 from hedgebot.app import Runtime
 from hedgebot.config import Settings
-from hedgebot.logs import configure_logging
-from hedgebot.orders import OrderRequest, OrderUpdate
-from hedgebot.ports import Broker
+from hedgebot.model.orders import OrderRequest, OrderUpdate
+from hedgebot.operator.logs import configure_logging
+from hedgebot.venues.ports import Broker
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPIRIES = ("27MAR26", "24APR26", "26JUN26")

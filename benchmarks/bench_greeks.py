@@ -1,4 +1,5 @@
-"""Benchmark of `hedgebot.greeks.black76`: nanoseconds per option for books of 1e3 to 1e6 options.
+"""Benchmark of `hedgebot.core.greeks.black76`: nanoseconds per option for books of 1e3 to 1e6
+options.
 
 Run `python benchmarks/bench_greeks.py`; it prints a markdown table. Each size is timed with
 `time.perf_counter` over several repeats (median reported, best alongside), on a random book shaped
@@ -21,10 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 try:
-    from hedgebot.greeks import black76
+    from hedgebot.core.greeks import black76
 except ModuleNotFoundError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from hedgebot.greeks import black76
+    from hedgebot.core.greeks import black76
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 NS_PER_S = 1e9

@@ -29,20 +29,10 @@ from typing import TYPE_CHECKING
 import structlog
 
 from hedgebot import config as cfg
-from hedgebot import sd_notify
 from hedgebot.clock import SimulatedClock
 from hedgebot.config import Settings, load_settings, read_secret, world_readable_warning
-from hedgebot.console import ConsoleStatus
-from hedgebot.engine import AccountSpec, Engine, EventNotifier, TurnObserver
-from hedgebot.errors import ConfigError
-from hedgebot.executor import Executor, HedgeLeg
-from hedgebot.gatekeeper import Gatekeeper
-from hedgebot.guards import GuardLimits
-from hedgebot.instruments import Instrument, InstrumentKey
-from hedgebot.journal import Journal
-from hedgebot.logs import REDACTOR, configure_logging
-from hedgebot.market_sanity import SanityFilter
-from hedgebot.policy import (
+from hedgebot.core.guards import GuardLimits
+from hedgebot.core.policy import (
     BandRule,
     FixedBand,
     HedgeRule,
@@ -50,19 +40,29 @@ from hedgebot.policy import (
     RebalanceTo,
     WhalleyWilmottBand,
 )
-from hedgebot.ports import Broker, MarketFeed
-from hedgebot.run_stats import RunSummary
-from hedgebot.startup import (
+from hedgebot.core.run_stats import RunSummary
+from hedgebot.daemon.engine import AccountSpec, Engine, EventNotifier, TurnObserver
+from hedgebot.daemon.executor import Executor, HedgeLeg
+from hedgebot.daemon.gatekeeper import Gatekeeper
+from hedgebot.daemon.journal import Journal
+from hedgebot.daemon.market_sanity import SanityFilter
+from hedgebot.daemon.startup import (
     adopt_unfinished_orders,
     await_market_data,
     load_instruments,
     reconcile_accounts,
 )
-from hedgebot.state import BookState
+from hedgebot.daemon.state import BookState
+from hedgebot.model.errors import ConfigError
+from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.operator import sd_notify
+from hedgebot.operator.console import ConsoleStatus
+from hedgebot.operator.logs import REDACTOR, configure_logging
 from hedgebot.venue_wiring import Venues, ccxt_venues
+from hedgebot.venues.ports import Broker, MarketFeed
 
 if TYPE_CHECKING:
-    from hedgebot.sim.settings import UnderlyingSettings
+    from hedgebot.venues.sim.settings import UnderlyingSettings
 
 log = structlog.get_logger("hedgebot.app")
 
@@ -89,9 +89,9 @@ def _symbols_by_venue(settings: Settings) -> dict[str, list[str]]:
 def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
     """The built-in exchange. A restart starts a new simulated venue history: its ids carry
     the run number so they never collide with ids journaled by earlier runs."""
-    from hedgebot.sim.accounts import AccountSeed
-    from hedgebot.sim.exchange import SimulatedExchange
-    from hedgebot.sim.settings import MarketSettings
+    from hedgebot.venues.sim.accounts import AccountSeed
+    from hedgebot.venues.sim.exchange import SimulatedExchange
+    from hedgebot.venues.sim.settings import MarketSettings
 
     sim = settings.simulator
     start_ms = int(sim.start.timestamp() * 1000)
@@ -130,7 +130,7 @@ def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
 
 def _sim_underlyings(settings: Settings) -> tuple[UnderlyingSettings, ...]:
 
-    from hedgebot.sim.settings import DEFAULT_UNDERLYINGS
+    from hedgebot.venues.sim.settings import DEFAULT_UNDERLYINGS
 
     result = []
     for underlying in DEFAULT_UNDERLYINGS:
@@ -391,10 +391,10 @@ async def run_daemon(
     *, config: Path, duration_s: float | None, summary_path: Path | None, live_flag: bool
 ) -> int:
     """``hedgebot run``: validate, wire, run until SIGTERM/SIGINT or `duration_s`, summarise."""
-    from hedgebot.alerts import AlertDispatcher, DispatcherOptions
-    from hedgebot.http_api import OperatorServer
-    from hedgebot.metrics import Metrics
-    from hedgebot.operator_surface import OperatorSurface
+    from hedgebot.operator.alerts import AlertDispatcher, DispatcherOptions
+    from hedgebot.operator.http_api import OperatorServer
+    from hedgebot.operator.metrics import Metrics
+    from hedgebot.operator.surface import OperatorSurface
 
     settings = load_settings(config)
     if settings.mode == "live" and not live_flag:
@@ -459,7 +459,7 @@ async def run_daemon(
 async def risk_report(*, config: Path) -> str:
     """``hedgebot risk``: one-shot report of the configured book (positions, greeks per
     underlying, margin headroom, shock grid), from a fresh reconciliation. Never trades."""
-    from hedgebot.report import risk_report_text
+    from hedgebot.operator.report import risk_report_text
 
     settings = load_settings(config)
     configure_logging(level="error", fmt="json")

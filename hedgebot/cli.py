@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hedgebot`` command."""
     args = build_parser().parse_args(argv)
-    from hedgebot.errors import AuthenticationFailed, ConfigError
+    from hedgebot.model.errors import AuthenticationFailed, ConfigError
 
     try:
         return _dispatch(args)
@@ -104,7 +104,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(asyncio.run(risk_report(config=args.config)))
         return 0
     if args.command == "exchange-sim":
-        from hedgebot.deribit_sim import main as exchange_main
+        # The one import of hedgebot_localvenues from the product, lazy so that no other command
+        # loads it (the named exception of the import contracts in pyproject.toml).
+        from hedgebot_localvenues.deribit import main as exchange_main
 
         return exchange_main(args.rest)
     return _remote(args)
@@ -124,7 +126,7 @@ def _check_config(path: Path) -> int:
 def _remote(args: argparse.Namespace) -> int:
     import os
 
-    from hedgebot import control_client
+    from hedgebot.operator import control_client
 
     if args.command == "status":
         print(control_client.render_status_table(control_client.fetch_status(args.url)))

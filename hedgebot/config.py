@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from hedgebot.errors import ConfigError
+from hedgebot.model.errors import ConfigError
 
 _SECRET_KEYS_IN_TOML = frozenset({"api_key", "api_secret", "control_token"})
 
@@ -169,7 +169,7 @@ class HedgeSettings(Section):
 
 
 class GuardSettings(Section):
-    """Limits that stop trading (see hedgebot.guards)."""
+    """Limits that stop trading (see hedgebot.core.guards)."""
 
     max_data_age_s: float = Field(default=10.0, gt=0)
     max_notional_per_minute_usd: float = Field(default=2_000_000.0, gt=0)

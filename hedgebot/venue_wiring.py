@@ -21,10 +21,10 @@ import structlog
 
 from hedgebot.clock import Clock, WallClock
 from hedgebot.config import Settings
-from hedgebot.errors import AuthenticationFailed, ConfigError
-from hedgebot.instruments import InstrumentKey
-from hedgebot.market import IndexPrice, Quote
-from hedgebot.ports import Broker, MarketFeed, MarketSink
+from hedgebot.model.errors import AuthenticationFailed, ConfigError
+from hedgebot.model.instruments import InstrumentKey
+from hedgebot.model.market import IndexPrice, Quote
+from hedgebot.venues.ports import Broker, MarketFeed, MarketSink
 
 log = structlog.get_logger("hedgebot.venues")
 
@@ -86,7 +86,7 @@ class PaperFeed:
 
 def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_number: int) -> Venues:
     """Feeds and brokers for ccxt venues, paper or live."""
-    from hedgebot.ccxt_gateway import CcxtBroker, CcxtMarketFeed
+    from hedgebot.venues.ccxt import CcxtBroker, CcxtMarketFeed
 
     clock = WallClock()
     feeds: dict[str, MarketFeed] = {}
@@ -139,8 +139,8 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
         log.warning("live.plan", mode="LIVE", accounts=plan)
 
     async def open_paper() -> None:
-        from hedgebot.sim.accounts import AccountSeed
-        from hedgebot.sim.paper import PaperExchange
+        from hedgebot.venues.sim.accounts import AccountSeed
+        from hedgebot.venues.sim.paper import PaperExchange
 
         for venue in settings.venues:
             instruments = list(await real[venue].instruments())

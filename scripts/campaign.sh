@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
-exec .venv/bin/python -m tests.chaos --scenarios 200 --seed 1 --jobs 2 "$@"
+exec .venv/bin/python -m tests.e2e.chaos --scenarios 200 --seed 1 --jobs 2 "$@"

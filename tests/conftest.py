@@ -6,7 +6,7 @@ configure logging for themselves and would otherwise change what later tests cap
 
 import pytest
 
-from hedgebot.logs import configure_logging
+from hedgebot.operator.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)

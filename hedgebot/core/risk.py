@@ -1,0 +1,395 @@
+"""Risk: net delta, gamma and vega per underlying over every position of every account.
+
+Pure. `compile_book` turns the account books into static arrays once (positions change rarely);
+`evaluate` values them against the latest quotes every turn, vectorised: options through one
+`hedgebot.core.greeks.black76` call, futures, perpetuals, spot and collateral through numpy
+arithmetic on the conventions of `hedgebot.core.units`. `assess` does both, for one-off callers.
+Every figure keeps the table of contributions it was summed from (`UnderlyingRisk.contributions`),
+so an operator can trace it to positions.
+
+Conventions (docs/conventions.md):
+* coin-settled options count their premium-adjusted delta Δ − V/F; linear options count Δ;
+* inverse perps/futures of USD face N count N/F, linear ones their coin amount;
+* where an account counts collateral, its coin equity (balance + unrealised P&L + option value,
+  as the venue reports it; else the collateral balance) is delta too; the inverse-contract
+  convexity then cancels against the equity's own sensitivity, so gamma is the pure option
+  gamma; where collateral is not counted, inverse positions add their convexity (−N/F² for
+  futures, −(Δ−V/F)/F per coin option).
+* gamma is per USD of each instrument's own forward; no basis (F/S) scaling is applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hedgebot.core.greeks import black76
+from hedgebot.model.account import MarginState, Position
+from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, OptionType
+from hedgebot.model.market import Quote
+
+FloatArray = NDArray[np.float64]
+_MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
+_OPTION_METHODS = (
+    "Black-76 delta (linear option)",
+    "premium-adjusted Black-76 delta (coin-settled)",
+)
+_FUTURE_METHODS = ("coin amount", "USD face / mark")
+_COLLATERAL_METHODS = ("coin collateral", "coin equity (venue)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountBook:
+    """One account's positions and margin, and whether its coin collateral counts as delta."""
+
+    account: str
+    positions: tuple[Position, ...]
+    collateral: Mapping[str, float] = field(default_factory=dict)
+    margin: tuple[MarginState, ...] = ()
+    count_collateral: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contribution:
+    """What one position (or collateral balance) adds to its underlying's risk."""
+
+    account: str
+    source: str
+    amount: float
+    delta: float
+    gamma: float
+    vega: float
+    method: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContributionTable:
+    """Contributions to one underlying as numeric columns; labels are looked up on demand."""
+
+    segments: tuple[tuple[_Group, NDArray[np.intp], tuple[str, str]], ...] = ()
+    """(rows of a group, their indices, method label by flag), in column order."""
+    amounts: FloatArray = field(default_factory=lambda: np.zeros(0))
+    deltas: FloatArray = field(default_factory=lambda: np.zeros(0))
+    gammas: FloatArray = field(default_factory=lambda: np.zeros(0))
+    vegas: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def rows(self) -> tuple[Contribution, ...]:
+        """One `Contribution` per row."""
+        labels = [
+            (group.accounts[i], group.sources[i], methods[int(group.flags[i])])
+            for group, index, methods in self.segments
+            for i in index
+        ]
+        return tuple(
+            Contribution(
+                account=account,
+                source=source,
+                amount=float(self.amounts[n]),
+                delta=float(self.deltas[n]),
+                gamma=float(self.gammas[n]),
+                vega=float(self.vegas[n]),
+                method=method,
+            )
+            for n, (account, source, method) in enumerate(labels)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnderlyingRisk:
+    """Aggregated risk of one underlying. Delta in coin, gamma coin/USD, vega USD per vol point."""
+
+    underlying: str
+    price: float
+    net_delta: float
+    gross_delta: float
+    gamma: float
+    vega: float
+    table: ContributionTable = field(default_factory=ContributionTable)
+    missing: tuple[str, ...] = ()
+    """Positions that could not be valued (no quote): the figures above are then incomplete."""
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        """The rows the figures were summed from."""
+        return self.table.rows()
+
+    @property
+    def net_delta_usd(self) -> float:
+        """Net delta in USD at the current price."""
+        return self.net_delta * self.price
+
+    @property
+    def complete(self) -> bool:
+        """True when every position of this underlying could be valued."""
+        return not self.missing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskReport:
+    """Risk of the whole book at one instant."""
+
+    timestamp_ms: int
+    underlyings: Mapping[str, UnderlyingRisk]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Group:
+    """Static rows of one kind (options, futures or collateral) as parallel columns."""
+
+    keys: tuple[InstrumentKey | None, ...]
+    accounts: tuple[str, ...]
+    sources: tuple[str, ...]
+    underlyings: tuple[str, ...]
+    amounts: FloatArray
+    flags: NDArray[np.bool_]
+    """Options: coin-settled. Futures: amount in USD face."""
+    counted: NDArray[np.bool_]
+    """The account counts collateral (inverse convexity cancels)."""
+    strikes: FloatArray
+    expiries: FloatArray
+    calls: NDArray[np.bool_]
+    rows_of: Mapping[str, NDArray[np.intp]]
+    """Row indices of each underlying."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledBook:
+    """Account books as static arrays, ready to be valued against quotes every turn."""
+
+    options: _Group
+    futures: _Group
+    collateral: _Group
+    unknown: tuple[str, ...]
+    layout: tuple[tuple[str, bool, tuple[InstrumentKey, ...]], ...] = ()
+    """Which positions, in which order: while it holds, only amounts need refreshing."""
+    option_slots: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+    future_slots: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+
+
+def _group(rows: Sequence[tuple[Instrument | None, str, str, str, float, bool, bool]]) -> _Group:
+    n = len(rows)
+    instruments = [r[0] for r in rows]
+    rows_of: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        rows_of.setdefault(row[3], []).append(i)
+    return _Group(
+        rows_of={u: np.asarray(ix, dtype=np.intp) for u, ix in rows_of.items()},
+        keys=tuple(i.key if i else None for i in instruments),
+        accounts=tuple(r[1] for r in rows),
+        sources=tuple(r[2] for r in rows),
+        underlyings=tuple(r[3] for r in rows),
+        amounts=np.fromiter((r[4] for r in rows), np.float64, n),
+        flags=np.fromiter((r[5] for r in rows), np.bool_, n),
+        counted=np.fromiter((r[6] for r in rows), np.bool_, n),
+        strikes=np.fromiter(((i.strike or 0.0) if i else 0.0 for i in instruments), np.float64, n),
+        expiries=np.fromiter(
+            (float(i.expiry_ms or 0) if i else 0.0 for i in instruments), np.float64, n
+        ),
+        calls=np.fromiter(
+            (i is not None and i.option_type is OptionType.CALL for i in instruments), np.bool_, n
+        ),
+    )
+
+
+def compile_book(
+    books: Sequence[AccountBook],
+    instruments: Mapping[InstrumentKey, Instrument],
+    *,
+    previous: CompiledBook | None = None,
+) -> CompiledBook:
+    """The static part of risk: which rows exist and their amounts, strikes and flags.
+
+    With `previous` compiled from the same positions (same accounts, instruments and order),
+    only the amounts and collateral are refreshed: a fill changes amounts, not the layout.
+    """
+    layout = tuple(
+        (b.account, b.count_collateral, tuple(p.key for p in b.positions)) for b in books
+    )
+    if previous is not None and previous.layout == layout:
+        amounts = np.fromiter((p.amount for b in books for p in b.positions), np.float64)
+        return dataclasses.replace(
+            previous,
+            options=dataclasses.replace(previous.options, amounts=amounts[previous.option_slots]),
+            futures=dataclasses.replace(previous.futures, amounts=amounts[previous.future_slots]),
+            collateral=_collateral_group(books),
+        )
+    options, futures, unknown = [], [], []
+    option_slots: list[int] = []
+    future_slots: list[int] = []
+    slot = -1
+    for book in books:
+        counted = book.count_collateral
+        for position in book.positions:
+            slot += 1
+            instrument = instruments.get(position.key)
+            if instrument is None:
+                unknown.append(f"{position.key} (unknown instrument)")
+                continue
+            row = (instrument, book.account, str(position.key), instrument.underlying)
+            if instrument.kind is Kind.OPTION:
+                options.append((*row, position.amount, instrument.is_inverse, counted))
+                option_slots.append(slot)
+            else:
+                futures.append((*row, position.amount, instrument.amount_is_usd, counted))
+                future_slots.append(slot)
+    return CompiledBook(
+        options=_group(options),
+        futures=_group(futures),
+        collateral=_collateral_group(books),
+        unknown=tuple(unknown),
+        layout=layout,
+        option_slots=np.asarray(option_slots, dtype=np.intp),
+        future_slots=np.asarray(future_slots, dtype=np.intp),
+    )
+
+
+def _collateral_group(books: Sequence[AccountBook]) -> _Group:
+    rows: list[tuple[Instrument | None, str, str, str, float, bool, bool]] = []
+    for book in books:
+        if not book.count_collateral:
+            continue
+        equity = {m.currency: m.equity for m in book.margin}
+        for currency in sorted(set(book.collateral) | set(equity)):
+            coins = equity.get(currency, book.collateral.get(currency, 0.0))
+            source = f"{currency} collateral"
+            rows.append((None, book.account, source, currency, coins, currency in equity, True))
+    return _group(rows)
+
+
+@dataclass(slots=True)
+class _Valued:
+    deltas: FloatArray
+    gammas: FloatArray
+    vegas: FloatArray
+    valid: NDArray[np.bool_]
+
+
+def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms: int) -> _Valued:
+    n = len(group.keys)
+    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
+    valid = np.fromiter((q is not None and q.mark_iv is not None for q in found), np.bool_, n)
+    forward = np.fromiter((q.underlying_price if q else 1.0 for q in found), np.float64, n)
+    sigma = np.fromiter(((q.mark_iv or 0.0) if q else 0.0 for q in found), np.float64, n)
+    tau = (group.expiries - now_ms) / _MS_PER_YEAR
+    greeks = black76(forward, group.strikes, tau, sigma, group.calls)
+    adjusted = greeks.delta - np.where(group.flags, greeks.price / forward, 0.0)
+    convexity = np.where(group.flags & ~group.counted, adjusted / forward, 0.0)
+    amounts = np.where(valid, group.amounts, 0.0)
+    return _Valued(
+        deltas=amounts * adjusted,
+        gammas=amounts * (greeks.gamma - convexity),
+        vegas=amounts * greeks.vega / 100.0,
+        valid=valid,
+    )
+
+
+def _value_futures(group: _Group, quotes: Mapping[InstrumentKey, Quote]) -> _Valued:
+    n = len(group.keys)
+    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
+    valid = np.fromiter((q is not None for q in found), np.bool_, n)
+    price = np.fromiter((q.mark_price if q else 1.0 for q in found), np.float64, n)
+    amounts = np.where(valid, group.amounts, 0.0)
+    deltas = np.where(group.flags, amounts / price, amounts)
+    gammas = np.where(group.flags & ~group.counted, -amounts / (price * price), 0.0)
+    return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid)
+
+
+def evaluate(
+    book: CompiledBook,
+    *,
+    quotes: Mapping[InstrumentKey, Quote],
+    index_prices: Mapping[str, float],
+    now_ms: int,
+) -> RiskReport:
+    """Value a compiled book against the latest quotes."""
+    parts = (
+        (book.options, _value_options(book.options, quotes, now_ms), _OPTION_METHODS),
+        (book.futures, _value_futures(book.futures, quotes), _FUTURE_METHODS),
+    )
+    collateral = book.collateral
+    underlyings = dict.fromkeys(index_prices)
+    for group, _, _ in parts:
+        underlyings.update(dict.fromkeys(group.underlyings))
+    result = {}
+    for name in underlyings:
+        if name not in index_prices and name not in (
+            *book.options.underlyings,
+            *book.futures.underlyings,
+        ):
+            continue
+        result[name] = _aggregate(name, parts, collateral, index_prices.get(name, 0.0))
+    if book.unknown:
+        result["?"] = UnderlyingRisk(
+            underlying="?",
+            price=0.0,
+            net_delta=0.0,
+            gross_delta=0.0,
+            gamma=0.0,
+            vega=0.0,
+            missing=book.unknown,
+        )
+    return RiskReport(timestamp_ms=now_ms, underlyings=result)
+
+
+def _aggregate(
+    name: str,
+    parts: Sequence[tuple[_Group, _Valued, tuple[str, str]]],
+    collateral: _Group,
+    price: float,
+) -> UnderlyingRisk:
+    segments: list[tuple[_Group, NDArray[np.intp], tuple[str, str]]] = []
+    columns: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
+    missing: list[str] = []
+    for group, valued, labels in parts:
+        index = group.rows_of.get(name)
+        if index is None:
+            continue
+        if not valued.valid[index].all():
+            missing += [
+                f"{group.keys[i]} (no quote)"
+                for i in index
+                if not valued.valid[i] and group.amounts[i] != 0
+            ]
+        segments.append((group, index, labels))
+        columns.append(
+            (group.amounts[index], valued.deltas[index], valued.gammas[index], valued.vegas[index])
+        )
+    held = collateral.rows_of.get(name)
+    if held is not None:
+        coins = collateral.amounts[held]
+        segments.append((collateral, held, _COLLATERAL_METHODS))
+        zeros = np.zeros(len(held))
+        columns.append((coins, coins, zeros, zeros))
+    amounts, deltas, gammas, vegas = (
+        np.concatenate([c[k] for c in columns]) if columns else np.zeros(0) for k in range(4)
+    )
+    return UnderlyingRisk(
+        underlying=name,
+        price=price,
+        net_delta=float(deltas.sum()),
+        gross_delta=float(np.abs(deltas).sum()),
+        gamma=float(gammas.sum()),
+        vega=float(vegas.sum()),
+        table=ContributionTable(
+            segments=tuple(segments), amounts=amounts, deltas=deltas, gammas=gammas, vegas=vegas
+        ),
+        missing=tuple(missing),
+    )
+
+
+def assess(
+    *,
+    books: Sequence[AccountBook],
+    instruments: Mapping[InstrumentKey, Instrument],
+    quotes: Mapping[InstrumentKey, Quote],
+    index_prices: Mapping[str, float],
+    now_ms: int,
+) -> RiskReport:
+    """Net delta, gamma and vega per underlying, with the contributions they came from."""
+    return evaluate(
+        compile_book(books, instruments), quotes=quotes, index_prices=index_prices, now_ms=now_ms
+    )

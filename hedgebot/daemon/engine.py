@@ -1,0 +1,447 @@
+"""The hedge loop: the async shell around the pure core.
+
+Each turn reads the latest-value state, assesses risk (`risk.assess`), asks the policy
+(`policy.decide`) and the gatekeeper (`gatekeeper`) per underlying, and hands orders to the
+executor; then it services the executor (lookups, timeouts) and publishes a `TurnView` to the
+observers (console, metrics, status). Start-up runs through the gates in `startup` first.
+
+Modes are invisible here: the composition root (`app`) hands in a clock, feeds and brokers.
+The loop is the only driver of simulated time. It must not block on alerts, metrics or I/O
+other than the executor's venue calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from hedgebot.clock import Clock
+from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
+from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
+from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
+from hedgebot.core.units import futures_delta, lot_in_coin
+from hedgebot.daemon.executor import Executor, HedgeLeg
+from hedgebot.daemon.journal import Journal
+from hedgebot.daemon.state import BookState
+from hedgebot.model.account import AccountSnapshot, MarginState
+from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.view import AccountView, TurnView, UnderlyingView
+
+log = structlog.get_logger("hedgebot.daemon.engine")
+
+EventNotifier = Callable[[str, Mapping[str, object]], None]
+
+
+class TurnObserver(Protocol):
+    """Receives the book after each turn (console, metrics, status endpoint)."""
+
+    def on_turn(self, view: TurnView) -> None:
+        """Called once per turn; must return quickly."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderCheck:
+    """What the gatekeeper is asked about one proposed hedge."""
+
+    leg: HedgeLeg
+    now_ms: int
+    order_delta: float
+    price: float
+    hedge_position: float
+    net_delta: float
+    market_age_s: float
+    account_age_s: float
+    margin: MarginState | None = None
+    """The account's margin in the hedge instrument's settlement currency, if reported."""
+
+
+class Gatekeeper(Protocol):
+    """Guards and trading state: may this hedge be sent now?"""
+
+    def veto(self, check: OrderCheck) -> str | None:
+        """A sentence saying why not, or None to allow."""
+        ...
+
+    def sent(self, check: OrderCheck) -> None:
+        """The order was handed to the executor."""
+        ...
+
+    def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
+        """Update risk-based state (kill switch, margin) and return the trading state."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSpec:
+    """Static facts about one configured account."""
+
+    venue: str
+    count_collateral: bool
+
+
+@dataclass(slots=True)
+class _Underlying:
+    tracker: BandTracker = field(default_factory=BandTracker)
+    last_hedge_ms: int | None = None
+    last_reason_kind: str = ""
+
+
+class Engine:
+    """Runs the hedge loop until told to stop."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        clock: Clock,
+        state: BookState,
+        executor: Executor,
+        journal: Journal,
+        gatekeeper: Gatekeeper,
+        legs: Mapping[str, HedgeLeg],
+        accounts: Mapping[str, AccountSpec],
+        instruments: Mapping[InstrumentKey, Instrument],
+        observers: Sequence[TurnObserver],
+        notify: EventNotifier,
+        loop_interval_s: float,
+        risk_snapshot_interval_s: float = 60.0,
+    ) -> None:
+        self.mode = mode
+        self.clock = clock
+        self.state = state
+        self.executor = executor
+        self.journal = journal
+        self.gatekeeper = gatekeeper
+        self.legs = legs
+        self.accounts = accounts
+        self.instruments = instruments
+        self.observers = list(observers)
+        self.notify = notify
+        self.loop_interval_s = loop_interval_s
+        self.risk_snapshot_ms = int(risk_snapshot_interval_s * 1000)
+        self.wake = asyncio.Event()
+        self.last_view: TurnView | None = None
+        self.last_turn_ms: int | None = None
+        self.trading_state = "active"
+        self._per: dict[str, _Underlying] = {u: _Underlying() for u in legs}
+        self._next_risk_ms = 0
+        self._flatten_requested = False
+        self._compiled: CompiledBook | None = None
+        self._compiled_from: tuple[AccountSnapshot, ...] = ()
+        self._started_ms = clock.now_ms()
+
+    async def loop(self, stop: asyncio.Event, *, stop_at_ms: int | None = None) -> None:
+        """Turn until `stop` is set or the clock reaches `stop_at_ms`."""
+        while not stop.is_set():
+            if stop_at_ms is not None and self.clock.now_ms() >= stop_at_ms:
+                break
+            await self.turn()
+            await self.clock.wait(self.wake, self.loop_interval_s)
+
+    async def turn(self) -> TurnView:
+        """One pass: risk, decisions, orders, executor service, observers."""
+        started = time.perf_counter()
+        now = self.clock.now_ms()
+        report = self._assess(now)
+        accounts = self._account_views()
+        self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
+        if self._flatten_requested:
+            self._flatten_step()
+        rows = {}
+        for underlying, leg in self.legs.items():
+            sent = self.executor.stats.orders.get(underlying, 0)
+            rows[underlying] = self._hedge_underlying(underlying, leg, report, now)
+            if self.executor.stats.orders.get(underlying, 0) != sent:
+                await asyncio.sleep(0)  # let the send start now, not after the whole turn
+        latency = time.perf_counter() - started
+        await self.executor.service(
+            {leg.instrument.key: leg.order_timeout_ms for leg in self.legs.values()}
+        )
+        view = TurnView(
+            now_ms=now,
+            mode=self.mode,
+            trading_state=self.trading_state,
+            underlyings=rows,
+            accounts=tuple(accounts),
+            decision_latency_s=latency,
+        )
+        if now >= self._next_risk_ms:
+            self._journal_risk(view)
+            self._next_risk_ms = now + self.risk_snapshot_ms
+        self.last_view = view
+        self.last_turn_ms = now
+        for observer in self.observers:
+            observer.on_turn(view)
+        return view
+
+    def request_flatten(self) -> str:
+        """Operator: close every hedge position with reduce-only orders, one lot-rounded order
+        of at most max_order per instrument and turn, until flat. Hedging is halted first."""
+        self._flatten_requested = True
+        legs = ", ".join(str(leg.instrument.key) for leg in self.legs.values())
+        return f"flattening hedge positions in {legs}; trading halted until resumed"
+
+    def _flatten_step(self) -> None:
+        remaining = 0
+        for leg in self.legs.values():
+            key = leg.instrument.key
+            quote = self.state.quotes.get(key)
+            if quote is None:
+                remaining += 1
+                continue
+            amount = self.state.position(leg.account, key) + self.executor.in_flight(key)
+            coins = futures_delta(leg.instrument, amount, quote.mark_price)
+            if abs(amount) < leg.instrument.contract_size:
+                continue
+            remaining += 1
+            if self.executor.blocking_reason(key) is None:
+                size = min(abs(coins), leg.rule.max_order)
+                delta = -size if coins > 0 else size
+                self.executor.place(leg, order_delta=delta, quote=quote, reduce_only=True)
+        if remaining == 0:
+            self._flatten_requested = False
+            self.notify("hedges.flattened", {"legs": len(self.legs)})
+
+    def _margin_of(self, leg: HedgeLeg) -> MarginState | None:
+        snapshot = self.state.accounts.get(leg.account)
+        if snapshot is None:
+            return None
+        wanted = leg.underlying if leg.instrument.is_inverse else None
+        for margin in snapshot.margin:
+            if margin.currency == wanted or (wanted is None and margin.currency != leg.underlying):
+                return margin
+        return None
+
+    def account_books(self) -> list[AccountBook]:
+        """The configured accounts as the risk module sees them, from the newest snapshots."""
+        return [
+            AccountBook(
+                account=name,
+                positions=snapshot.positions,
+                collateral=snapshot.collateral,
+                margin=snapshot.margin,
+                count_collateral=spec.count_collateral,
+            )
+            for name, spec in self.accounts.items()
+            if (snapshot := self.state.accounts.get(name)) is not None
+        ]
+
+    def index_prices(self) -> dict[str, float]:
+        """The newest index price of every underlying."""
+        return {u: i.price for u, i in self.state.index.items()}
+
+    def _assess(self, now: int) -> RiskReport:
+        snapshots = tuple(
+            self.state.accounts[name] for name in self.accounts if name in self.state.accounts
+        )
+        stale = self._compiled is None or len(snapshots) != len(self._compiled_from)
+        if stale or any(a is not b for a, b in zip(snapshots, self._compiled_from, strict=True)):
+            self._compiled = compile_book(
+                self.account_books(), self.instruments, previous=self._compiled
+            )
+            self._compiled_from = snapshots
+        assert self._compiled is not None
+        return evaluate(
+            self._compiled, quotes=self.state.quotes, index_prices=self.index_prices(), now_ms=now
+        )
+
+    def _hedge_underlying(
+        self, underlying: str, leg: HedgeLeg, report: RiskReport, now: int
+    ) -> UnderlyingView:
+        per = self._per[underlying]
+        risk = report.underlyings.get(underlying)
+        key = leg.instrument.key
+        quote = self.state.quotes.get(key)
+        price = risk.price if risk else 0.0
+        unknown = report.underlyings.get("?")
+        if unknown is not None:
+            reason = f"cannot value the book: {', '.join(unknown.missing)}"
+            return self._hold_view(underlying, leg, reason)
+        if risk is None or quote is None or not risk.complete or price <= 0:
+            missing = ", ".join(risk.missing) if risk else "no index price"
+            reason = f"cannot value the book: {missing or 'no quote for ' + str(key)}"
+            return self._hold_view(underlying, leg, reason)
+        if not quote.mark_price > 0:
+            reason = f"cannot value the book: {key} has no mark price"
+            return self._hold_view(underlying, leg, reason)
+        in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), quote.mark_price)
+        position = futures_delta(
+            leg.instrument, self.state.position(leg.account, key), quote.mark_price
+        )
+        inputs = PolicyInputs(
+            underlying=underlying,
+            now_ms=now,
+            net_delta=risk.net_delta + in_flight,
+            gross_delta=risk.gross_delta,
+            gamma=risk.gamma,
+            price=price,
+            hedge_position=position + in_flight,
+            lot=lot_in_coin(leg.instrument, quote.mark_price),
+            order_in_flight=self.executor.blocking_reason(key) is not None,
+            last_hedge_ms=per.last_hedge_ms,
+        )
+        decision = decide(leg.rule, inputs)
+        per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
+        trading = "active"
+        if decision.action is Action.HEDGE:
+            check = OrderCheck(
+                leg=leg,
+                now_ms=now,
+                order_delta=decision.order_delta,
+                price=price,
+                hedge_position=inputs.hedge_position,
+                net_delta=inputs.net_delta,
+                market_age_s=max(self.state.quote_age_s(key), self.state.index_age_s(underlying)),
+                account_age_s=self.state.account_age_s(leg.account),
+                margin=self._margin_of(leg),
+            )
+            veto = self.gatekeeper.veto(check)
+            if veto is None and self.executor.place(
+                leg, order_delta=decision.order_delta, quote=quote
+            ):
+                self.gatekeeper.sent(check)
+                per.last_hedge_ms = now
+            elif veto is not None:
+                trading = veto
+                decision = _held(decision, f"guard: {veto}")
+        self._journal_decision(underlying, per, decision, inputs.net_delta, now)
+        orders = self.executor.stats.orders.get(underlying, 0)
+        return UnderlyingView(
+            underlying=underlying,
+            price=price,
+            net_delta=risk.net_delta,
+            delta_with_in_flight=inputs.net_delta,
+            target=leg.rule.target,
+            band=decision.band,
+            gamma=risk.gamma,
+            vega=risk.vega,
+            hedge_instrument=str(key),
+            hedge_orders=orders,
+            fills=self.executor.stats.fills.get(underlying, 0),
+            decision=decision.reason,
+            trading=trading,
+        )
+
+    def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
+        per = self._per[underlying]
+        if per.last_reason_kind != "unvalued":
+            self.notify("risk.unvalued", {"underlying": underlying, "reason": reason})
+            per.last_reason_kind = "unvalued"
+        return UnderlyingView(
+            underlying=underlying,
+            price=0.0,
+            net_delta=0.0,
+            delta_with_in_flight=0.0,
+            target=leg.rule.target,
+            band=0.0,
+            gamma=0.0,
+            vega=0.0,
+            hedge_instrument=str(leg.instrument.key),
+            hedge_orders=self.executor.stats.orders.get(underlying, 0),
+            fills=self.executor.stats.fills.get(underlying, 0),
+            decision=reason,
+            trading="waiting for data",
+        )
+
+    def _journal_decision(
+        self, underlying: str, per: _Underlying, decision: Decision, net_delta: float, now: int
+    ) -> None:
+        kind = decision.reason.split(":")[0].split(",")[0]
+        if decision.action is Action.HOLD and kind == per.last_reason_kind:
+            return
+        per.last_reason_kind = kind
+        self.journal.record_decision(
+            ts_ms=now,
+            underlying=underlying,
+            action=decision.action.value,
+            order_delta=decision.order_delta,
+            net_delta=net_delta,
+            target=decision.target,
+            band=decision.band,
+            reason=decision.reason,
+        )
+        if decision.action is Action.HEDGE:
+            log.info("hedge.decided", underlying=underlying, reason=decision.reason)
+
+    def _journal_risk(self, view: TurnView) -> None:
+        for name, row in view.underlyings.items():
+            if row.price > 0:
+                self.journal.record_risk(
+                    ts_ms=view.now_ms,
+                    underlying=name,
+                    price=row.price,
+                    net_delta=row.net_delta,
+                    gamma=row.gamma,
+                    vega=row.vega,
+                    target=row.target,
+                    band=row.band,
+                )
+
+    def _account_views(self) -> list[AccountView]:
+        views = []
+        for name, snapshot in self.state.accounts.items():
+            age = self.state.account_age_s(name)
+            for margin in snapshot.margin:
+                views.append(
+                    AccountView(
+                        account=name,
+                        venue=snapshot.venue,
+                        currency=margin.currency,
+                        equity=margin.equity,
+                        initial_margin=margin.initial_margin,
+                        maintenance_margin=margin.maintenance_margin,
+                        available=margin.available,
+                        maintenance_ratio=margin.maintenance_ratio,
+                        data_age_s=age,
+                    )
+                )
+        return views
+
+    def summary(self, *, journal_path: str) -> RunSummary:
+        """End-of-run figures per underlying."""
+        now = self.clock.now_ms()
+        rows: dict[str, UnderlyingSummary] = {}
+        view = self.last_view
+        for underlying, per in self._per.items():
+            per.tracker.observe(now, outside=per.tracker.last_outside)
+            row = view.underlyings.get(underlying) if view else None
+            fees = self.executor.stats.fees.get(underlying, {})
+            price = row.price if row else 0.0
+            rows[underlying] = UnderlyingSummary(
+                price=price,
+                net_delta=row.net_delta if row else 0.0,
+                net_delta_usd=(row.net_delta * price) if row else 0.0,
+                target=self.legs[underlying].rule.target,
+                band=row.band if row else 0.0,
+                hedge_orders=self.executor.stats.orders.get(underlying, 0),
+                fills=self.executor.stats.fills.get(underlying, 0),
+                rejects=self.executor.stats.rejects.get(underlying, 0),
+                time_outside_band=per.tracker.share_outside,
+                fees=dict(fees),
+                fees_usd=sum(v * (price if c == underlying else 1.0) for c, v in fees.items()),
+            )
+        return RunSummary(
+            mode=self.mode,
+            started_ms=self._started_ms,
+            ended_ms=now,
+            underlyings=rows,
+            journal=journal_path,
+        )
+
+
+def _held(decision: Decision, reason: str) -> Decision:
+    return Decision(
+        underlying=decision.underlying,
+        action=Action.HOLD,
+        order_delta=0.0,
+        target=decision.target,
+        band=decision.band,
+        gap=decision.gap,
+        reason=reason,
+    )

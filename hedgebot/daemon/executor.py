@@ -1,0 +1,418 @@
+"""The executor: turns hedge decisions into venue orders, at most one in flight per instrument.
+
+Owns the live `TrackedOrder`s (state machine in `hedgebot.core.lifecycle`), their journal records
+and the rules that keep a hedge from being sent twice:
+
+* every order has a unique client id, and its intent is committed to the journal before it is
+  sent;
+* an order counts as *in flight* (its signed amount added to the delta the policy sees) from the
+  intent until the venue has settled it: terminal, and an account snapshot taken after its last
+  fill has arrived, so the position the venue reports already contains it;
+* a create is never retried: one without a definite answer is UNKNOWN and is looked up by client
+  id, in a bounded search; not found, it is LOST and its instrument halts until an operator
+  resumes it;
+* fills are applied once per trade id, including late fills of cancelled or lost orders.
+
+It must not decide what to trade (`policy`) or whether trading is allowed (`guards`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from hedgebot.clock import Clock
+from hedgebot.core.lifecycle import (
+    CancelRequested,
+    Event,
+    FillApplied,
+    FoundByLookup,
+    LookupMissed,
+    NotFoundAfterSearch,
+    OrderState,
+    Rejected,
+    Submitted,
+    SubmitTimedOut,
+    TrackedOrder,
+    VenueStatus,
+    apply,
+)
+from hedgebot.core.policy import HedgeRule
+from hedgebot.core.units import coin_to_amount
+from hedgebot.daemon.journal import Journal
+from hedgebot.daemon.state import OrderListener
+from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
+from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.market import Quote
+from hedgebot.model.orders import Fill, OrderRequest, OrderUpdate, Side
+from hedgebot.venues.ports import Broker
+
+log = structlog.get_logger("hedgebot.daemon.executor")
+
+ExecutionObserver = Callable[[str, Mapping[str, object]], None]
+"""Told about notable execution events: (kind, details). Used for alerts and metrics."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HedgeLeg:
+    """How one underlying is hedged: which account trades which instrument, under which rule."""
+
+    underlying: str
+    account: str
+    instrument: Instrument
+    rule: HedgeRule
+    slippage_bps: float
+    order_timeout_ms: int
+
+
+@dataclass(slots=True)
+class _Active:
+    order: TrackedOrder
+    underlying: str
+    fill_seen_ms: int = -1
+    settled_filled: float = 0.0
+    next_lookup_ms: int = 0
+    lookup_errors: int = 0
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
+class ExecutionStats:
+    """Counts per underlying, for the summary and metrics."""
+
+    orders: dict[str, int] = field(default_factory=dict)
+    fills: dict[str, int] = field(default_factory=dict)
+    fees: dict[str, dict[str, float]] = field(default_factory=dict)
+    rejects: dict[str, int] = field(default_factory=dict)
+
+
+class Executor(OrderListener):
+    """Places, tracks and reconciles hedge orders."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        journal: Journal,
+        brokers: Mapping[str, Broker],
+        client_prefix: str,
+        observer: ExecutionObserver,
+        max_lookups: int = 5,
+        lookup_interval_ms: int = 1000,
+    ) -> None:
+        self._clock = clock
+        self._journal = journal
+        self._brokers = brokers
+        self._prefix = client_prefix
+        self._observer = observer
+        self._max_lookups = max_lookups
+        self._lookup_interval_ms = lookup_interval_ms
+        self._sequence = len(journal.client_ids_with_prefix(client_prefix))
+        self._active: dict[str, _Active] = {}
+        self._finished: dict[str, TrackedOrder] = {}
+        self._missing_fills: dict[str, int] = {}
+        """Settled orders whose trades did not all arrive (client id -> fetch attempts)."""
+        self._snapshot_ms: dict[str, int] = {}
+        self.halted: dict[InstrumentKey, str] = {}
+        self.stats = ExecutionStats()
+
+    # --- what the policy and guards see ---------------------------------------------------
+
+    def in_flight(self, key: InstrumentKey) -> float:
+        """Signed amount of `key` ordered but not yet in the venue's reported position."""
+        total = 0.0
+        for active in self._active.values():
+            order = active.order
+            if order.request.key != key:
+                continue
+            unsettled = order.filled_amount - active.settled_filled
+            live = order.remaining if order.state.is_live else 0.0
+            total += order.request.side.sign * (live + unsettled)
+        return total
+
+    def blocking_reason(self, key: InstrumentKey) -> str | None:
+        """Why no new order may be sent on `key` now, or None."""
+        if key in self.halted:
+            return f"halted: {self.halted[key]}"
+        for active in self._active.values():
+            if active.order.request.key == key:
+                return f"order {active.order.client_id} is {active.order.state.value}"
+        return None
+
+    def live_orders(self) -> list[TrackedOrder]:
+        """Orders not yet settled."""
+        return [a.order for a in self._active.values()]
+
+    # --- placing ----------------------------------------------------------------------------
+
+    def place(
+        self, leg: HedgeLeg, *, order_delta: float, quote: Quote, reduce_only: bool = False
+    ) -> OrderRequest | None:
+        """Journal and send one hedge order moving delta by `order_delta` coin; None if empty."""
+        if self.blocking_reason(leg.instrument.key) is not None:
+            raise RuntimeError(f"{leg.instrument.key} is blocked: the caller must check first")
+        instrument = leg.instrument
+        raw = coin_to_amount(instrument, abs(order_delta), quote.mark_price)
+        amount = round(raw / instrument.contract_size) * instrument.contract_size
+        if amount <= 0:
+            return None
+        side = Side.of(order_delta)
+        now = self._clock.now_ms()
+        self._sequence += 1
+        request = OrderRequest(
+            client_id=f"{self._prefix}{self._sequence}",
+            account=leg.account,
+            key=instrument.key,
+            side=side,
+            amount=amount,
+            limit_price=limit_price(instrument, quote, side, leg.slippage_bps),
+            reduce_only=reduce_only,
+        )
+        self._journal.record_intent(request, underlying=leg.underlying, ts_ms=now)
+        active = _Active(order=TrackedOrder.pending(request, now_ms=now), underlying=leg.underlying)
+        self._active[request.client_id] = active
+        self.stats.orders[leg.underlying] = self.stats.orders.get(leg.underlying, 0) + 1
+        log.info(
+            "hedge.submitted",
+            underlying=leg.underlying,
+            client_id=request.client_id,
+            instrument=str(instrument.key),
+            side=side.value,
+            amount=amount,
+            limit=request.limit_price,
+        )
+        active.task = asyncio.create_task(self._send(active, leg.order_timeout_ms))
+        return request
+
+    async def _send(self, active: _Active, timeout_ms: int) -> None:
+        request = active.order.request
+        broker = self._brokers[request.account]
+        try:
+            async with asyncio.timeout(timeout_ms / 1000):  # no extra task: the send starts now
+                update = await broker.submit(request)
+        except OrderNotPlaced as exc:
+            self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
+            log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))
+        except OrderRejected as exc:
+            self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
+            self.stats.rejects[active.underlying] = self.stats.rejects.get(active.underlying, 0) + 1
+            self._observer(
+                "order.rejected",
+                {
+                    "underlying": active.underlying,
+                    "client_id": request.client_id,
+                    "reason": str(exc),
+                },
+            )
+        except (OrderOutcomeUnknown, VenueError, TimeoutError) as exc:
+            reason = str(exc) or type(exc).__name__
+            self._apply(active, SubmitTimedOut(at_ms=self._clock.now_ms(), reason=reason))
+            self._observer(
+                "order.unknown",
+                {"underlying": active.underlying, "client_id": request.client_id, "reason": reason},
+            )
+        else:
+            if update.client_id == request.client_id:
+                self._apply(active, Submitted(update=update, at_ms=self._clock.now_ms()))
+                self._observer("order.accepted", {"underlying": active.underlying})
+
+    # --- events from the venue --------------------------------------------------------------
+
+    def on_order(self, update: OrderUpdate) -> None:
+        """Apply a streamed order report to the order it names."""
+        active = self._active.get(update.client_id)
+        if active is not None:
+            self._apply(active, VenueStatus.of(update, at_ms=self._clock.now_ms()))
+
+    def on_fill(self, fill: Fill) -> None:
+        """Journal a fill once and apply it to its order (late fills included)."""
+        if not fill.client_id.startswith(self._prefix):
+            return
+        active = self._active.get(fill.client_id)
+        if not self._journal.record_fill(fill):
+            if active is not None and fill.trade_id not in active.order.applied_trade_ids:
+                # journaled by a run that died before applying it: apply it, count it once
+                self._apply(active, FillApplied.of(fill, at_ms=self._clock.now_ms()))
+            log.info("fill.duplicate_ignored", trade_id=fill.trade_id, client_id=fill.client_id)
+            return
+        underlying = active.underlying if active else fill.key.symbol
+        self.stats.fills[underlying] = self.stats.fills.get(underlying, 0) + 1
+        fees = self.stats.fees.setdefault(underlying, {})
+        fees[fill.fee_currency] = fees.get(fill.fee_currency, 0.0) + fill.fee
+        event = FillApplied.of(fill, at_ms=self._clock.now_ms())
+        if active is not None:
+            self._apply(active, event)
+            return
+        finished = self._finished.get(fill.client_id)
+        if finished is not None:
+            order = apply(finished, event)
+            self._finished[fill.client_id] = order
+            self._journal.record_order_state(
+                order.client_id,
+                state=order.state.value,
+                filled=order.filled_amount,
+                ts_ms=self._clock.now_ms(),
+            )
+            if order.filled_amount > finished.filled_amount:
+                detail = {"client_id": fill.client_id, "amount": fill.amount}
+                self._observer("order.late_fill", detail)
+
+    def on_account_snapshot(self, account: str, timestamp_ms: int) -> None:
+        """Orders whose fills this snapshot already contains stop counting as in flight."""
+        self._snapshot_ms[account] = max(self._snapshot_ms.get(account, 0), timestamp_ms)
+        for active in list(self._active.values()):
+            if active.order.request.account == account and timestamp_ms >= active.fill_seen_ms:
+                active.settled_filled = active.order.filled_amount
+                self._retire_if_settled(active)
+
+    def _apply(self, active: _Active, event: Event) -> None:
+        before = active.order
+        after = apply(before, event)
+        active.order = after
+        now = self._clock.now_ms()
+        if after.filled_amount > before.filled_amount:
+            active.fill_seen_ms = now
+        if after.state is not before.state or after.filled_amount != before.filled_amount:
+            self._journal.record_order_state(
+                after.client_id,
+                state=after.state.value,
+                filled=after.filled_amount,
+                ts_ms=now,
+                venue_order_id=after.venue_order_id,
+                reason=after.reason,
+            )
+        if after.state is OrderState.UNKNOWN and before.state is not OrderState.UNKNOWN:
+            active.next_lookup_ms = now + self._lookup_interval_ms
+        self._retire_if_settled(active)
+
+    def _retire_if_settled(self, active: _Active) -> None:
+        order = active.order
+        settled = math.isclose(active.settled_filled, order.filled_amount) or (
+            self._snapshot_ms.get(order.request.account, -1) >= active.fill_seen_ms
+        )
+        if order.is_terminal and settled and order.client_id in self._active:
+            del self._active[order.client_id]
+            self._finished[order.client_id] = order
+            if order.traded_amount < order.filled_amount * (1 - 1e-9):
+                self._missing_fills[order.client_id] = 0  # the venue says filled: fetch trades
+            log.info(
+                "hedge.settled",
+                client_id=order.client_id,
+                state=order.state.value,
+                filled=order.filled_amount,
+            )
+
+    # --- periodic service: lookups, timeouts --------------------------------------------------
+
+    async def service(self, timeouts_ms: Mapping[InstrumentKey, int]) -> None:
+        """Look up UNKNOWN orders, cancel orders resting past their timeout, fetch missing fills."""
+        await self._fetch_missing_fills()
+        now = self._clock.now_ms()
+        for active in list(self._active.values()):
+            order = active.order
+            if order.state is OrderState.UNKNOWN and now >= active.next_lookup_ms:
+                await self._look_up(active)
+            elif order.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED):
+                timeout = timeouts_ms.get(order.request.key, 10_000)
+                if order.cancel_requested_ms is None and now - order.created_ms >= timeout:
+                    await self._cancel(active)
+
+    async def _fetch_missing_fills(self) -> None:
+        """A venue report said more was filled than the trades we received (websocket trade
+        streams drop events): read that order's trades over REST, by the order itself rather
+        than by a time window (which would depend on the venue's clock), and journal them once."""
+        for client_id, attempts in list(self._missing_fills.items()):
+            order = self._finished[client_id]
+            if attempts >= 3 or order.traded_amount >= order.filled_amount * (1 - 1e-9):
+                del self._missing_fills[client_id]
+                continue
+            self._missing_fills[client_id] = attempts + 1
+            try:
+                fills = await self._brokers[order.request.account].fills_of(
+                    client_id, order.request.key
+                )
+            except VenueError as exc:
+                log.warning("fills.catch_up_failed", client_id=client_id, error=str(exc))
+                continue
+            for fill in fills:
+                if fill.client_id == client_id:
+                    self.on_fill(fill)
+
+    async def _look_up(self, active: _Active) -> None:
+        order = active.order
+        broker = self._brokers[order.request.account]
+        now = self._clock.now_ms()
+        try:
+            found = await broker.lookup(order.client_id, order.request.key)
+        except VenueError as exc:
+            log.warning("order.lookup_failed", client_id=order.client_id, error=str(exc))
+            active.lookup_errors += 1
+            active.next_lookup_ms = now + self._lookup_interval_ms
+            return
+        if found is not None:
+            self._apply(active, FoundByLookup(update=found, at_ms=now))
+            log.info("order.found", client_id=order.client_id, status=found.status.value)
+            return
+        self._apply(active, LookupMissed(at_ms=now))
+        attempts = active.order.lookup_attempts
+        if attempts < self._max_lookups:
+            active.next_lookup_ms = now + self._lookup_interval_ms * 2 ** min(attempts, 5)
+            return
+        reason = f"not found by client id after {attempts} lookups"
+        self._apply(active, NotFoundAfterSearch(at_ms=now, reason=reason))
+        detail = {"underlying": active.underlying, "client_id": order.client_id, "reason": reason}
+        if active.lookup_errors:
+            # Some lookups failed: the venue's answer is not trustworthy. Halt until an operator
+            # has checked the venue's order history for this client id.
+            self.halted[order.request.key] = f"order {order.client_id} lost: {reason}"
+            self._observer("order.lost", detail)
+        else:
+            # Every lookup reached the venue and it never saw the order (it was never sent, or
+            # lost on the way): nothing is in flight. Late fills would still be applied.
+            self._observer("order.not_placed", detail)
+
+    async def _cancel(self, active: _Active) -> None:
+        order = active.order
+        try:
+            await self._brokers[order.request.account].cancel(order.client_id, order.request.key)
+        except VenueError as exc:
+            log.warning("order.cancel_failed", client_id=order.client_id, error=str(exc))
+            return
+        if active.order.state.is_live:
+            self._apply(active, CancelRequested(at_ms=self._clock.now_ms()))
+
+    async def cancel_all(self) -> None:
+        """Cancel every live order (shutdown, flatten)."""
+        for active in list(self._active.values()):
+            if active.order.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED):
+                await self._cancel(active)
+
+    async def drain(self) -> None:
+        """Wait for in-progress sends to finish (never leaves a create half-handled)."""
+        tasks = [a.task for a in self._active.values() if a.task is not None and not a.task.done()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def adopt(self, order: TrackedOrder, underlying: str) -> None:
+        """Track an order found in the journal at start-up (state UNKNOWN until looked up)."""
+        self._active[order.client_id] = _Active(
+            order=order, underlying=underlying, fill_seen_ms=self._clock.now_ms()
+        )
+
+    def resume(self, key: InstrumentKey | None = None) -> None:
+        """Operator: lift the halt of one instrument, or of all."""
+        if key is None:
+            self.halted.clear()
+        else:
+            self.halted.pop(key, None)
+
+
+def limit_price(instrument: Instrument, quote: Quote, side: Side, slippage_bps: float) -> float:
+    """A limit at most `slippage_bps` away from mid, on the tick, never past that cap."""
+    mid = quote.mid
+    cap = mid * (1 + side.sign * slippage_bps / 10_000)
+    return instrument.round_price(cap, up=side is Side.SELL)

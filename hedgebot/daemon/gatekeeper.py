@@ -1,0 +1,172 @@
+"""The gatekeeper: the stateful shell around the pure guards and the trading state.
+
+Owns the `GuardState` between turns, the trading state (ACTIVE, REDUCING on thin margin, HALTED
+by an operator or the kill switch) and the journal/alert side effects of its changes. Every
+"may I send this hedge?" goes through `veto`; every rule lives in `hedgebot.core.guards`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import structlog
+
+from hedgebot.core import guards
+from hedgebot.core.guards import GuardLimits, GuardState, TradingState
+from hedgebot.core.headroom import breaches_floor
+from hedgebot.core.risk import RiskReport
+from hedgebot.daemon.engine import OrderCheck
+from hedgebot.model.view import AccountView
+
+log = structlog.get_logger("hedgebot.core.guards")
+
+StateChange = Callable[[str, Mapping[str, object]], None]
+
+
+class Gatekeeper:
+    """Decides, with the guards, whether each hedge may be sent; tracks the trading state."""
+
+    def __init__(
+        self,
+        *,
+        limits: GuardLimits,
+        reducing_ratio: float,
+        notify: StateChange,
+        min_available_ratio: float = 0.0,
+        hedge_im_rate: float = 0.02,
+    ) -> None:
+        self._limits = limits
+        self._reducing_ratio = reducing_ratio
+        self._min_available_ratio = min_available_ratio
+        self._hedge_im_rate = hedge_im_rate
+        self._notify = notify
+        self._state = GuardState()
+        self._operator_halt: str | None = None
+        self._trading = TradingState.ACTIVE
+
+    @property
+    def trading_state(self) -> TradingState:
+        """The current trading state."""
+        return self._trading
+
+    @property
+    def guard_state(self) -> GuardState:
+        """What the guards remember (for status)."""
+        return self._state
+
+    def veto(self, check: OrderCheck) -> str | None:
+        """Why this hedge may not be sent now, or None."""
+        current = check.hedge_position
+        resulting = current + check.order_delta
+        after = check.net_delta + check.order_delta
+        verdict = guards.check_order(
+            self._limits,
+            guards.prune_sends(self._state, now_ms=check.now_ms),
+            now_ms=check.now_ms,
+            underlying=check.leg.underlying,
+            notional_usd=abs(check.order_delta) * check.price,
+            current_hedge_position=current,
+            resulting_hedge_position=resulting,
+            reduces_exposure=abs(after) < abs(check.net_delta),
+            market_age_s=check.market_age_s,
+            account_age_s=check.account_age_s,
+            trading_state=self._trading,
+        )
+        if verdict.allowed:
+            return self._margin_veto(check, current, resulting)
+        if verdict.halt_underlying and check.leg.underlying not in self._state.halted:
+            self._state = guards.halt_underlying(self._state, check.leg.underlying, verdict.reason)
+            self._notify(
+                "guard.halted", {"underlying": check.leg.underlying, "reason": verdict.reason}
+            )
+        if verdict.engage_kill_switch and not self._state.kill_switch_engaged:
+            self._state = guards.engage_kill_switch(self._state, verdict.reason)
+            self._notify("guard.kill_switch", {"reason": verdict.reason})
+        log.info("guard.refused", underlying=check.leg.underlying, reason=verdict.reason)
+        return verdict.reason
+
+    def _margin_veto(self, check: OrderCheck, current: float, resulting: float) -> str | None:
+        """Project the account's initial margin after the hedge; refuse one that would leave
+        too little equity free, unless it shrinks the hedge position."""
+        margin = check.margin
+        if margin is None or self._min_available_ratio <= 0:
+            return None
+        coin_margined = margin.currency == check.leg.underlying
+        notional = abs(check.order_delta) * (1.0 if coin_margined else check.price)
+        shrinks = abs(resulting) < abs(current)
+        if not breaches_floor(
+            margin,
+            order_notional_coin=notional,
+            im_rate=self._hedge_im_rate,
+            min_available_ratio=self._min_available_ratio,
+            reduces_risk=shrinks,
+        ):
+            return None
+        reason = (
+            f"{check.leg.underlying}: after this hedge less than {self._min_available_ratio:.0%} "
+            f"of {margin.currency} equity would be free of initial margin"
+        )
+        log.warning("guard.margin_floor", underlying=check.leg.underlying, reason=reason)
+        return reason
+
+    def sent(self, check: OrderCheck) -> None:
+        """Count an order towards the rate and notional limits."""
+        self._state = guards.record_send(
+            guards.prune_sends(self._state, now_ms=check.now_ms),
+            now_ms=check.now_ms,
+            notional_usd=abs(check.order_delta) * check.price,
+        )
+
+    def order_rejected(self, underlying: str) -> None:
+        """A venue reject extends the underlying's streak."""
+        self._state = guards.record_reject(self._state, underlying)
+
+    def order_accepted(self, underlying: str) -> None:
+        """An accepted order resets the streak."""
+        self._state = guards.record_accept(self._state, underlying)
+
+    def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
+        """Engage the kill switch on risk; move between ACTIVE, REDUCING and HALTED."""
+        ratios: dict[str, float] = {}
+        for account in accounts:
+            key = f"{account.account}/{account.currency}"
+            ratios[key] = account.maintenance_ratio
+        deltas = {u: r.net_delta_usd for u, r in risk.underlyings.items() if r.complete}
+        before = self._state.kill_switch_engaged
+        self._state = guards.check_kill_switch(
+            self._limits,
+            self._state,
+            net_delta_usd_by_underlying=deltas,
+            maintenance_ratio_by_account=ratios,
+        )
+        if self._state.kill_switch_engaged and not before:
+            self._notify("guard.kill_switch", {"reason": self._state.kill_switch_reason or ""})
+        worst = max((r for r in ratios.values() if math.isfinite(r)), default=0.0)
+        if self._operator_halt is not None or self._state.kill_switch_engaged:
+            wanted = TradingState.HALTED
+        elif worst >= self._reducing_ratio:
+            wanted = TradingState.REDUCING
+        else:
+            wanted = TradingState.ACTIVE
+        if wanted is not self._trading:
+            reason = (
+                self._operator_halt
+                or self._state.kill_switch_reason
+                or (f"worst MM/equity {worst:.1%} against the {self._reducing_ratio:.0%} threshold")
+            )
+            self._notify(
+                "trading.state_changed",
+                {"from": self._trading.value, "to": wanted.value, "reason": reason},
+            )
+            self._trading = wanted
+        return self._trading.value
+
+    def halt(self, reason: str) -> None:
+        """Operator: stop all trading until resumed."""
+        self._operator_halt = reason or "halted by operator"
+
+    def resume(self) -> None:
+        """Operator: lift the operator halt, the kill switch and every underlying halt."""
+        self._operator_halt = None
+        self._state = guards.resume(self._state)

@@ -1,0 +1,63 @@
+"""Account state as frozen values: positions, collateral and margin of one account on one venue.
+
+Owns `Position`, `MarginState` and `AccountSnapshot`. Amounts follow `hedgebot.model.instruments`
+(coin, or USD face for inverse perpetuals/futures). It must not compute deltas (see `units`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from hedgebot.model.instruments import InstrumentKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Position:
+    """A signed position: positive is long. `amount` is in the instrument's amount unit."""
+
+    account: str
+    key: InstrumentKey
+    amount: float
+    average_price: float = 0.0
+    venue_delta: float | None = None
+    """The venue's own coin delta of this position where it reports one (Deribit `delta`)."""
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.amount):
+            raise ValueError(f"{self.key}: position amount must be finite")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarginState:
+    """Margin of one account in its margin currency (coin for Deribit coin accounts, else USD)."""
+
+    currency: str
+    equity: float
+    initial_margin: float
+    maintenance_margin: float
+
+    @property
+    def available(self) -> float:
+        """Equity not tied up by initial margin."""
+        return self.equity - self.initial_margin
+
+    @property
+    def maintenance_ratio(self) -> float:
+        """MM / equity: liquidation starts at 1.0. Infinite for non-positive equity."""
+        if self.equity <= 0:
+            return math.inf
+        return self.maintenance_margin / self.equity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSnapshot:
+    """Everything known about one account at one instant."""
+
+    account: str
+    venue: str
+    timestamp_ms: int
+    positions: tuple[Position, ...] = ()
+    collateral: dict[str, float] = field(default_factory=dict)
+    """Coin balances by currency (e.g. {"BTC": 2.0}); counted as delta where the account says so."""
+    margin: tuple[MarginState, ...] = ()

@@ -1,0 +1,240 @@
+"""The text of the one-shot `hedgebot risk` report: positions, greeks, margin headroom, shocks.
+
+Owns `render_risk_report` (fixed-width text from values already computed) and `risk_report_text`
+(computes them from the book and renders). Pure: it must not fetch, log or print; the CLI prints
+the returned string. Deltas in coin of the underlying, vega in USD per vol point, moves in % of the
+underlying's price, margin amounts in each account's margin currency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+
+from hedgebot.core.headroom import AccountHeadroom, account_headroom
+from hedgebot.core.risk import AccountBook, RiskReport, UnderlyingRisk, assess
+from hedgebot.core.shocks import (
+    DEFAULT_SPOT_MOVES,
+    DEFAULT_VOL_SHIFTS,
+    GridLine,
+    LineRevaluation,
+    ShockGrid,
+    UnderlyingGrid,
+    shock_grid,
+)
+from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.market import Quote
+
+NONE = "none"
+"""Shown for a move to maintenance margin that does not happen within the searched range."""
+UNKNOWN = "n/a"
+
+
+def risk_report_text(
+    *,
+    books: Sequence[AccountBook],
+    instruments: Mapping[InstrumentKey, Instrument],
+    quotes: Mapping[InstrumentKey, Quote],
+    index_prices: Mapping[str, float],
+    now_ms: int,
+    spot_moves: Sequence[float] = DEFAULT_SPOT_MOVES,
+    vol_shifts: Sequence[float] = DEFAULT_VOL_SHIFTS,
+) -> str:
+    """Assess the book, its headroom and its shock grid, and render the report."""
+    risk = assess(
+        books=books,
+        instruments=instruments,
+        quotes=quotes,
+        index_prices=index_prices,
+        now_ms=now_ms,
+    )
+    headroom = account_headroom(
+        books=books,
+        instruments=instruments,
+        quotes=quotes,
+        index_prices=index_prices,
+        now_ms=now_ms,
+    )
+    grid = shock_grid(
+        books=books,
+        instruments=instruments,
+        quotes=quotes,
+        index_prices=index_prices,
+        now_ms=now_ms,
+        spot_moves=spot_moves,
+        vol_shifts=vol_shifts,
+    )
+    return render_risk_report(risk=risk, headroom=headroom, grid=grid)
+
+
+def render_risk_report(
+    *, risk: RiskReport, headroom: Sequence[AccountHeadroom], grid: ShockGrid
+) -> str:
+    """The whole report as fixed-width text, one section after another."""
+    moment = dt.datetime.fromtimestamp(risk.timestamp_ms / 1000, tz=dt.UTC)
+    sections = [
+        [f"hedgebot risk report  {moment:%Y-%m-%d %H:%M:%S} UTC"],
+        _positions(risk),
+        _greeks(risk),
+        _headroom(headroom),
+        *(_grid(g) for g in grid.underlyings.values()),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _positions(risk: RiskReport) -> list[str]:
+    rows = [
+        [c.account, c.source, _num(c.amount, 4), _num(c.delta, 4), c.method]
+        for u in risk.underlyings.values()
+        for c in sorted(u.contributions, key=lambda c: (c.account, c.source))
+    ]
+    header = ["account", "instrument", "amount", "delta (coin)", "method"]
+    return ["POSITIONS", *(_table(header, rows, left=(0, 1, 4)) if rows else ["(none)"])]
+
+
+def _greeks(risk: RiskReport) -> list[str]:
+    header = [
+        "underlying",
+        "price",
+        "net delta (coin)",
+        "net delta (USD)",
+        "gamma (coin/USD)",
+        "delta per 1% (coin)",
+        "vega (USD/vol pt)",
+    ]
+    rows = [_greeks_row(u) for u in risk.underlyings.values()]
+    lines = ["GREEKS PER UNDERLYING", *_table(header, rows, left=(0,))]
+    lines += [
+        f"  {u.underlying} incomplete, not valued: {', '.join(u.missing)}"
+        for u in risk.underlyings.values()
+        if not u.complete
+    ]
+    return lines
+
+
+def _greeks_row(u: UnderlyingRisk) -> list[str]:
+    return [
+        u.underlying,
+        _num(u.price, 2),
+        _num(u.net_delta, 4),
+        _num(u.net_delta_usd, 2),
+        f"{u.gamma:.4e}",
+        _num(u.gamma * u.price / 100.0, 4),
+        _num(u.vega, 2),
+    ]
+
+
+def _headroom(headroom: Sequence[AccountHeadroom]) -> list[str]:
+    header = [
+        "account",
+        "ccy",
+        "underlying",
+        "equity",
+        "IM",
+        "MM",
+        "available",
+        "MM/equity",
+        "up greeks",
+        "up reval",
+        "up diff",
+        "down greeks",
+        "down reval",
+        "down diff",
+    ]
+    rows = [
+        [
+            h.account,
+            h.currency,
+            h.underlying or "-",
+            _num(h.equity, 4),
+            _num(h.initial_margin, 4),
+            _num(h.maintenance_margin, 4),
+            _num(h.available, 4),
+            _ratio(h.maintenance_ratio),
+            _move(h.move_to_mm_up),
+            _move(h.revalued_up),
+            _diff(h.up_difference),
+            _move(h.move_to_mm_down),
+            _move(h.revalued_down),
+            _diff(h.down_difference),
+        ]
+        for h in headroom
+    ]
+    title = "MARGIN HEADROOM (move of the underlying to maintenance margin: greeks, revaluation)"
+    return [title, *(_table(header, rows, left=(0, 1, 2)) if rows else ["(no margin reported)"])]
+
+
+def _grid(grid: UnderlyingGrid) -> list[str]:
+    title = (
+        f"SHOCK GRID {grid.underlying} (index {_num(grid.index_price, 2)}): rows spot move, "
+        "columns vol shift; cells equity change, MM/equity after"
+    )
+    lines = [title]
+    for line in grid.lines:
+        lines += ["", f"{line.account} {line.currency}", *_line_table(grid, line)]
+    totals = grid.total_change_usd()
+    header = ["spot \\ vol", *(_shift(dv) for dv in grid.vol_shifts)]
+    rows = [
+        [_signed_pct(x), *(_num(v, 2) for v in totals[i])] for i, x in enumerate(grid.spot_moves)
+    ]
+    lines += ["", "all accounts, equity change in USD", *_table(header, rows, left=(0,))]
+    if grid.missing:
+        lines.append(f"  not revalued: {', '.join(grid.missing)}")
+    return lines
+
+
+def _line_table(grid: UnderlyingGrid, line: GridLine) -> list[str]:
+    header = ["spot \\ vol", *(_shift(dv) for dv in grid.vol_shifts)]
+    decimals = 4 if line.coin else 2
+    rows = [
+        [_signed_pct(x), *(_cell(cell, decimals) for cell in line.cells[i])]
+        for i, x in enumerate(grid.spot_moves)
+    ]
+    return _table(header, rows, left=(0,))
+
+
+def _cell(cell: LineRevaluation, decimals: int) -> str:
+    return f"{_num(cell.change, decimals)} {cell.currency}  {_ratio(cell.maintenance_ratio)}"
+
+
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, left: Sequence[int]
+) -> list[str]:
+    """Columns padded to their widest cell: `left` columns left-aligned, the others right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: Sequence[str]) -> str:
+        cells = (
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        return "  ".join(cells).rstrip()
+
+    return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+
+
+def _num(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}" if math.isfinite(value) else str(value)
+
+
+def _ratio(value: float | None) -> str:
+    if value is None:
+        return UNKNOWN
+    return f"{value:.1%}" if math.isfinite(value) else "inf"
+
+
+def _move(value: float | None) -> str:
+    return NONE if value is None else _signed_pct(value)
+
+
+def _diff(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:+.2f}pp"
+
+
+def _signed_pct(value: float) -> str:
+    return f"{value * 100:+.2f}%"
+
+
+def _shift(vol_shift: float) -> str:
+    return f"vol {vol_shift * 100:+g} pt"

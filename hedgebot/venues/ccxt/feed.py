@@ -1,0 +1,205 @@
+"""`CcxtMarketFeed`: the `hedgebot.venues.ports.MarketFeed` of a real venue through ccxt.pro.
+
+Owns the market-data loop of one venue: one websocket watch per instrument (``watch_ticker``;
+``watch_bids_asks`` on Binance, whose futures ticker stream has no book), each guarded by a
+staleness timeout. ccxt has no background reconnect and Deribit's receive loop stalls silently
+after an error frame (docs/venues.md), so a watch that is silent for ``stale_after_s`` closes the
+venue's websocket clients once (the next watch reconnects and resubscribes). Network errors are
+retried with backoff; while the socket is down each instrument is polled over REST
+(``fetch_ticker``). Connection changes go to ``sink.on_feed_status``; malformed tickers are
+logged (``feed.bad_quote``) and dropped.
+
+It must not trade, and no ccxt type or exception leaves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from hedgebot.clock import Clock
+from hedgebot.config import VenueSettings
+from hedgebot.model.errors import BadVenueData, TransientVenueError
+from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.venues.ccxt.errors import translate_error
+from hedgebot.venues.ccxt.exchange_factory import close_exchange, create_exchange
+from hedgebot.venues.ccxt.markets import MarketCatalog, VenueMarket
+from hedgebot.venues.ccxt.quotes import index_from_ticker, quote_from_ticker
+from hedgebot.venues.ccxt.retry import Backoff, is_own_cancellation, retry_call
+from hedgebot.venues.ports import MarketSink
+
+log = structlog.get_logger(__name__)
+
+
+class CcxtMarketFeed:
+    """Quotes and index prices of one venue over ccxt.pro websockets, REST while they are down."""
+
+    def __init__(
+        self,
+        *,
+        venue: str,
+        exchange: Any,
+        clock: Clock,
+        stale_after_s: float,
+        backoff: Backoff | None = None,
+        rest_poll_s: float = 2.0,
+    ) -> None:
+        self.venue = venue
+        self._exchange = exchange
+        self._exchange_id: str = exchange.id
+        self._clock = clock
+        self._stale_after_s = stale_after_s
+        self._backoff = backoff or Backoff(first_s=0.5, cap_s=15.0)
+        self._rest_poll_s = rest_poll_s
+        self._catalog: MarketCatalog | None = None
+        self._catalog_lock = asyncio.Lock()
+        self._generation = 0
+        self._recycle_lock = asyncio.Lock()
+        self._connected: bool | None = None
+        self._last_index_ms: dict[str, int] = {}
+
+    @classmethod
+    def from_settings(cls, venue: str, settings: VenueSettings, *, clock: Clock) -> CcxtMarketFeed:
+        """A feed with its own credential-less ccxt instance built from the venue's settings."""
+        exchange = create_exchange(settings, venue=venue, credentials=False)
+        return cls(
+            venue=venue, exchange=exchange, clock=clock, stale_after_s=settings.stale_after_s
+        )
+
+    async def catalog(self) -> MarketCatalog:
+        """The venue's supported markets, loaded once (reads retried with backoff)."""
+        async with self._catalog_lock:
+            if self._catalog is None:
+                await retry_call(
+                    self._exchange.load_markets,
+                    operation="load_markets",
+                    clock=self._clock,
+                    backoff=self._backoff,
+                )
+                self._catalog = MarketCatalog.from_ccxt(
+                    self._exchange.markets,
+                    venue=self.venue,
+                    exchange_id=self._exchange_id,
+                    precision_mode=int(self._exchange.precisionMode),
+                )
+                log.info("feed.markets_loaded", venue=self.venue, count=len(self._catalog))
+            return self._catalog
+
+    async def instruments(self) -> Sequence[Instrument]:
+        """Every supported instrument of the venue."""
+        return (await self.catalog()).instruments
+
+    async def stream(self, keys: Sequence[InstrumentKey], sink: MarketSink) -> None:
+        """Push quotes of `keys` and index prices into `sink` until cancelled."""
+        catalog = await self.catalog()
+        foreign = [str(k) for k in keys if k.venue != self.venue]
+        if foreign:
+            raise ValueError(f"{self.venue} feed asked for other venues' instruments: {foreign}")
+        markets = [catalog.get(key.symbol) for key in keys]
+        async with asyncio.TaskGroup() as group:
+            for market in markets:
+                group.create_task(self._follow(market, sink))
+
+    async def close(self) -> None:
+        """Release the websocket and HTTP resources of the feed's ccxt instance."""
+        await close_exchange(self._exchange)
+
+    async def _follow(self, market: VenueMarket, sink: MarketSink) -> None:
+        failures = 0
+        while True:
+            generation = self._generation
+            try:
+                ticker = await asyncio.wait_for(self._watch(market), self._stale_after_s)
+            except TimeoutError:
+                self._report(
+                    sink, connected=False, reason=f"stale: no data for {market.ccxt_symbol}"
+                )
+                await self._recycle(generation)
+                await self._poll_rest(market, sink, duration_s=0.0)
+                continue
+            except asyncio.CancelledError:
+                if is_own_cancellation():
+                    raise
+                error_text = "websocket closed"  # ccxt cancelled our watch while recycling
+                wait = 0.0
+            except Exception as exc:  # translated: no ccxt exception leaves the feed
+                error = translate_error(exc)
+                retry_after = error.retry_after if isinstance(error, TransientVenueError) else None
+                error_text = str(error)
+                wait = self._backoff.delay(failures, retry_after=retry_after)
+                failures += 1
+            else:
+                failures = 0
+                self._report(sink, connected=True, reason="streaming")
+                self._publish(ticker, market, sink)
+                continue
+            self._report(sink, connected=False, reason=error_text)
+            await self._poll_rest(market, sink, duration_s=wait)
+
+    async def _watch(self, market: VenueMarket) -> Any:
+        if self._exchange_id.startswith("binance"):
+            tickers = await self._exchange.watch_bids_asks([market.ccxt_symbol])
+            return tickers[market.ccxt_symbol]
+        return await self._exchange.watch_ticker(market.ccxt_symbol)
+
+    async def _recycle(self, generation: int) -> None:
+        """Close the websocket clients once per stall, however many watches noticed it."""
+        async with self._recycle_lock:
+            if generation != self._generation:
+                return
+            self._generation += 1
+            log.warning("feed.recycling", venue=self.venue, generation=self._generation)
+            try:
+                await self._exchange.close_ws_clients()
+            except Exception as exc:  # a half-dead socket may fail to close: it is dropped anyway
+                log.warning(
+                    "feed.recycle_failed", venue=self.venue, error=str(translate_error(exc))
+                )
+
+    async def _poll_rest(self, market: VenueMarket, sink: MarketSink, *, duration_s: float) -> None:
+        """Fetch the ticker over REST now, then every ``rest_poll_s`` for ``duration_s``."""
+        deadline_ms = self._clock.now_ms() + int(duration_s * 1000)
+        while True:
+            try:
+                ticker = await self._exchange.fetch_ticker(market.ccxt_symbol)
+            except Exception as exc:  # the websocket retry decides what happens next
+                log.warning(
+                    "feed.rest_failed",
+                    venue=self.venue,
+                    symbol=market.instrument.symbol,
+                    error=str(translate_error(exc)),
+                )
+            else:
+                self._publish(ticker, market, sink)
+            remaining_s = (deadline_ms - self._clock.now_ms()) / 1000
+            if remaining_s <= 0:
+                return
+            await self._clock.sleep(min(self._rest_poll_s, remaining_s))
+
+    def _publish(self, ticker: Any, market: VenueMarket, sink: MarketSink) -> None:
+        now_ms = self._clock.now_ms()
+        try:
+            quote = quote_from_ticker(ticker, market, exchange_id=self._exchange_id, now_ms=now_ms)
+            index = index_from_ticker(ticker, market, venue=self.venue, now_ms=now_ms)
+        except (BadVenueData, TypeError, AttributeError) as exc:
+            log.warning(
+                "feed.bad_quote", venue=self.venue, symbol=market.instrument.symbol, reason=str(exc)
+            )
+            return
+        sink.on_quote(quote)
+        if index is not None and index.timestamp_ms > self._last_index_ms.get(index.underlying, -1):
+            self._last_index_ms[index.underlying] = index.timestamp_ms
+            sink.on_index(index)
+
+    def _report(self, sink: MarketSink, *, connected: bool, reason: str) -> None:
+        if self._connected is connected:
+            return
+        event = "feed.connected" if connected else "feed.disconnected"
+        if connected and self._connected is False:
+            event = "feed.reconnected"
+        self._connected = connected
+        (log.info if connected else log.warning)(event, venue=self.venue, reason=reason)
+        sink.on_feed_status(self.venue, connected=connected, reason=reason)

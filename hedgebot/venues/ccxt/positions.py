@@ -1,0 +1,138 @@
+"""ccxt position dicts -> `hedgebot.model.account.Position`, with the venue's signed coin delta.
+
+Owns the sign and unit rules of docs/venues.md for each venue:
+
+* Deribit: ``info['size']`` is Deribit's own signed amount (USD for inverse perps and futures,
+  coin for options and linear perps). Coin delta: ``info['size_currency']``; for options
+  ``info['delta']``, Deribit's premium-adjusted position delta.
+* Binance USDⓈ-M / COIN-M: ``info['positionAmt']`` is signed contracts.
+* Bybit: ``info['size']`` is unsigned, ``info['side']`` is Buy or Sell.
+* OKX: ``info['pos']`` is signed in net mode; ``info['posSide']`` long/short otherwise.
+
+The sign always comes from the venue's raw fields and is checked against ccxt's ``side``; the two
+are never multiplied together (Deribit's ccxt ``contracts`` is already signed). Linear contracts'
+coin delta is their coin amount; inverse USD face divides by the position's mark price.
+
+It must not import ccxt or perform I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from hedgebot.model.account import Position
+from hedgebot.model.errors import BadVenueData
+from hedgebot.model.instruments import Kind
+from hedgebot.venues.ccxt.markets import VenueMarket
+
+
+def position_from_ccxt(
+    position: Mapping[str, Any], market: VenueMarket, *, account: str, exchange_id: str
+) -> Position:
+    """The hedgebot Position of one ccxt position dict (raises BadVenueData if inconsistent)."""
+    info = position.get("info") or {}
+    if not isinstance(info, Mapping):
+        raise BadVenueData(f"{market.instrument.symbol}: position without raw info")
+    signed_venue_size = _signed_venue_size(position, info, exchange_id)
+    _check_side(position.get("side"), signed_venue_size, market)
+    amount = market.from_venue_amount(signed_venue_size)
+    venue_delta = _venue_delta(position, info, market, amount, exchange_id)
+    if not math.isfinite(amount) or (venue_delta is not None and not math.isfinite(venue_delta)):
+        raise BadVenueData(
+            f"{market.instrument.symbol}: size {signed_venue_size} gives amount {amount} and "
+            f"coin delta {venue_delta}"
+        )
+    return Position(
+        account=account,
+        key=market.instrument.key,
+        amount=amount,
+        average_price=_number(position.get("entryPrice")) or 0.0,
+        venue_delta=venue_delta,
+    )
+
+
+def _signed_venue_size(
+    position: Mapping[str, Any], info: Mapping[str, Any], exchange_id: str
+) -> float:
+    if exchange_id == "deribit":
+        return _required(info.get("size"), "size")
+    if exchange_id.startswith("binance"):
+        return _required(info.get("positionAmt"), "positionAmt")
+    if exchange_id == "bybit":
+        size = abs(_required(info.get("size"), "size"))
+        side = str(info.get("side") or "")
+        if size == 0:
+            return 0.0
+        if side not in ("Buy", "Sell"):
+            raise BadVenueData(f"bybit position of size {size} with side {side!r}")
+        return size if side == "Buy" else -size
+    if exchange_id == "okx":
+        pos = _required(info.get("pos"), "pos")
+        pos_side = str(info.get("posSide") or "net")
+        if pos_side == "long":
+            return abs(pos)
+        if pos_side == "short":
+            return -abs(pos)
+        return pos
+    contracts = abs(_required(position.get("contracts"), "contracts"))
+    return contracts if position.get("side") == "long" else -contracts
+
+
+def _check_side(side: Any, signed_venue_size: float, market: VenueMarket) -> None:
+    if signed_venue_size == 0 or side not in ("long", "short"):
+        return
+    if (side == "long") != (signed_venue_size > 0):
+        raise BadVenueData(
+            f"{market.instrument.symbol}: ccxt side {side!r} contradicts the venue's signed size "
+            f"{signed_venue_size}"
+        )
+
+
+def _venue_delta(
+    position: Mapping[str, Any],
+    info: Mapping[str, Any],
+    market: VenueMarket,
+    amount: float,
+    exchange_id: str,
+) -> float | None:
+    instrument = market.instrument
+    if exchange_id == "deribit":
+        return _deribit_delta(info, instrument.kind, amount, instrument.symbol)
+    if instrument.kind is Kind.OPTION:
+        return None  # the core computes option deltas from greeks where the venue gives none
+    if not instrument.amount_is_usd:
+        return amount
+    mark = _number(position.get("markPrice"))
+    if mark is None or mark <= 0:
+        return None
+    return amount / mark
+
+
+def _deribit_delta(info: Mapping[str, Any], kind: Kind, amount: float, symbol: str) -> float:
+    if kind is Kind.OPTION:
+        return _required(info.get("delta"), "delta")
+    coin = _number(info.get("size_currency"))
+    if coin is None:
+        coin = _required(info.get("delta"), "delta")
+    if coin != 0 and amount != 0 and (coin > 0) != (amount > 0):
+        raise BadVenueData(f"{symbol}: size {amount} and size_currency {coin} differ in sign")
+    return coin
+
+
+def _required(value: Any, name: str) -> float:
+    number = _number(value)
+    if number is None:
+        raise BadVenueData(f"position field {name} is missing or not a finite number: {value!r}")
+    return number
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

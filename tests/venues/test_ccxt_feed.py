@@ -1,0 +1,157 @@
+"""The ccxt market feed against a local Deribit-protocol endpoint: stalls, drops, bad ticks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from structlog.testing import capture_logs
+
+from hedgebot.clock import WallClock
+from hedgebot.config import VenueSettings
+from hedgebot.model.instruments import InstrumentKey, Kind
+from hedgebot.model.market import IndexPrice, Quote
+from hedgebot.venues.ccxt.feed import CcxtMarketFeed
+from tests.support.ccxt_fake_deribit import FakeDeribit
+from tests.support.ccxt_recorded import load_json
+
+PERP = InstrumentKey("deribit", "BTC-PERPETUAL")
+RECORDED_MARK = load_json("deribit/ws_ticker_perpetual.json")["params"]["data"]["mark_price"]
+
+
+@dataclass
+class RecordingSink:
+    """A MarketSink that records events and wakes the test when a condition holds."""
+
+    quotes: list[Quote] = field(default_factory=list)
+    indexes: list[IndexPrice] = field(default_factory=list)
+    statuses: list[tuple[bool, str]] = field(default_factory=list)
+    condition: Callable[[RecordingSink], bool] = lambda _: False
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_quote(self, quote: Quote) -> None:
+        self.quotes.append(quote)
+        self._check()
+
+    def on_index(self, index: IndexPrice) -> None:
+        self.indexes.append(index)
+
+    def on_feed_status(self, venue: str, *, connected: bool, reason: str) -> None:
+        self.statuses.append((connected, reason))
+        self._check()
+
+    def _check(self) -> None:
+        if self.condition(self):
+            self.reached.set()
+
+    def marks(self) -> set[float]:
+        return {q.mark_price for q in self.quotes}
+
+
+async def _run_until(feed: CcxtMarketFeed, sink: RecordingSink, *, timeout_s: float = 10) -> None:
+    task = asyncio.create_task(feed.stream([PERP], sink))
+    try:
+        await asyncio.wait_for(sink.reached.wait(), timeout_s)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await feed.close()
+
+
+def _feed(
+    rest: str, ws: str, *, stale_after_s: float = 0.5, keepalive_ms: int = 60_000
+) -> CcxtMarketFeed:
+    settings = VenueSettings(
+        driver="ccxt",
+        exchange="deribit",
+        rest_url=rest,
+        ws_url=ws,
+        keepalive_ms=keepalive_ms,
+        stale_after_s=stale_after_s,
+    )
+    return CcxtMarketFeed.from_settings("deribit", settings, clock=WallClock())
+
+
+async def test_instruments_come_from_the_venue(fake: tuple[FakeDeribit, str, str]) -> None:
+    """instruments() lists the venue's supported contracts, loaded through ccxt."""
+    _, rest, ws = fake
+    feed = _feed(rest, ws)
+    try:
+        instruments = {i.symbol: i for i in await feed.instruments()}
+    finally:
+        await feed.close()
+    assert instruments["BTC-PERPETUAL"].kind is Kind.PERPETUAL
+    assert "BTC-COMBO-1" not in instruments
+
+
+async def test_silent_stall_is_detected_and_the_socket_reopened(
+    fake: tuple[FakeDeribit, str, str],
+) -> None:
+    """After an error frame kills ccxt's receive loop, the feed reopens the socket when stale."""
+    server, rest, ws = fake
+    server.ws_modes = ["stall", "stream"]
+    sink = RecordingSink(condition=lambda s: RECORDED_MARK + 2 in s.marks())
+    with capture_logs() as logs:
+        await _run_until(_feed(rest, ws, stale_after_s=0.4), sink)
+    assert server.ws_connections == 2
+    assert RECORDED_MARK + 1 in sink.marks()
+    assert [connected for connected, _ in sink.statuses] == [True, False, True]
+    assert "stale" in sink.statuses[1][1]
+    assert server.count("public/ticker") >= 1  # REST filled the gap
+    assert "feed.recycling" in {e["event"] for e in logs}
+    assert sink.indexes
+    assert sink.indexes[0].underlying == "BTC"
+
+
+async def test_short_keepalive_also_catches_the_stall(fake: tuple[FakeDeribit, str, str]) -> None:
+    """With keepalive_ms low, ccxt's own ping watchdog notices the dead receive loop first."""
+    server, rest, ws = fake
+    server.ws_modes = ["stall", "stream"]
+    sink = RecordingSink(condition=lambda s: RECORDED_MARK + 2 in s.marks())
+    with capture_logs() as logs:
+        await _run_until(_feed(rest, ws, stale_after_s=30, keepalive_ms=100), sink)
+    assert server.ws_connections == 2
+    assert "ping-pong keepalive" in sink.statuses[1][1]
+    assert "feed.recycling" not in {e["event"] for e in logs}
+
+
+async def test_dropped_socket_reconnects_with_rest_in_between(
+    fake: tuple[FakeDeribit, str, str],
+) -> None:
+    """A closed websocket is reported, polled over REST meanwhile, and resubscribed."""
+    server, rest, ws = fake
+    server.ws_modes = ["drop", "stream"]
+    sink = RecordingSink(condition=lambda s: RECORDED_MARK + 2 in s.marks())
+    await _run_until(_feed(rest, ws, stale_after_s=5), sink)
+    assert server.ws_connections == 2
+    assert [connected for connected, _ in sink.statuses] == [True, False, True]
+    assert server.count("public/ticker") >= 1
+    assert RECORDED_MARK in sink.marks()  # the REST ticker's unmodified mark
+
+
+async def test_bad_ticks_are_dropped_and_logged_without_stopping(
+    fake: tuple[FakeDeribit, str, str],
+) -> None:
+    """Crossed books are logged as feed.bad_quote and never reach the sink; good ticks still do."""
+    server, rest, ws = fake
+    server.ws_modes = ["bad"]
+    sink = RecordingSink(condition=lambda s: len(s.quotes) >= 3)
+    with capture_logs() as logs:
+        await _run_until(_feed(rest, ws), sink)
+    assert all(not q.crossed for q in sink.quotes)
+    assert any(e["event"] == "feed.bad_quote" and "crossed" in e["reason"] for e in logs)
+    assert server.ws_connections == 1
+
+
+async def test_foreign_instruments_are_refused(fake: tuple[FakeDeribit, str, str]) -> None:
+    """Asking a venue's feed for another venue's instrument is a programming error."""
+    _, rest, ws = fake
+    feed = _feed(rest, ws)
+    try:
+        with pytest.raises(ValueError, match="other venues"):
+            await feed.stream([InstrumentKey("okx", "BTC-USD-SWAP")], RecordingSink())
+    finally:
+        await feed.close()
