@@ -19,7 +19,7 @@ from hedgebot.core.risk import RiskReport
 from hedgebot.daemon.engine import OrderCheck
 from hedgebot.model.view import AccountView
 
-log = structlog.get_logger("hedgebot.core.guards")
+log = structlog.get_logger("hedgebot.daemon.gatekeeper")
 
 StateChange = Callable[[str, Mapping[str, object]], None]
 
