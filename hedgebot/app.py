@@ -22,15 +22,16 @@ import dataclasses
 import gc
 import json
 import signal
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from hedgebot import config as cfg
 from hedgebot.clock import SimulatedClock
 from hedgebot.config import Settings, load_settings, read_secret, world_readable_warning
+from hedgebot.core.fencing import client_prefix as make_client_prefix
 from hedgebot.core.guards import GuardLimits
 from hedgebot.core.policy import (
     BandRule,
@@ -43,6 +44,7 @@ from hedgebot.core.policy import (
 from hedgebot.core.run_stats import RunSummary
 from hedgebot.daemon.engine import AccountSpec, Engine, EventNotifier, TurnObserver
 from hedgebot.daemon.executor import Executor, HedgeLeg
+from hedgebot.daemon.fence import FenceWatch
 from hedgebot.daemon.gatekeeper import Gatekeeper
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.market_sanity import SanityFilter
@@ -53,7 +55,8 @@ from hedgebot.daemon.startup import (
     reconcile_accounts,
 )
 from hedgebot.daemon.state import BookState
-from hedgebot.model.errors import ConfigError
+from hedgebot.daemon.supervisor import Supervisor
+from hedgebot.model.errors import ConfigError, HedgebotError, StateUnusable
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.operator import sd_notify
 from hedgebot.operator.console import ConsoleStatus
@@ -199,13 +202,18 @@ class Runtime:
         self.settings = settings
         self.mode = settings.mode
         self.journal = Journal(settings.state_dir / f"journal-{settings.mode}.sqlite")
-        client_prefix = f"hb{self.journal.installation_id()}n"
-        self.venues = build_venues(
-            settings,
-            live=live,
-            run_number=self.journal.count_events("daemon.started"),
-            client_prefix=client_prefix,
-        )
+        try:
+            installation = self.journal.installation_id()
+            client_prefix = make_client_prefix(installation)
+            self.venues = build_venues(
+                settings,
+                live=live,
+                run_number=self.journal.count_events("daemon.started"),
+                client_prefix=client_prefix,
+            )
+        except BaseException:
+            self.journal.close()  # release the instance lock: nothing was started
+            raise
         self.clock = self.venues.clock
         self.state = BookState(clock=self.clock)
         self.events: dict[str, int] = {}
@@ -232,11 +240,22 @@ class Runtime:
             client_prefix=client_prefix,
             observer=self.notify,
         )
-        self.state.listener = self.executor
+        self.fence = FenceWatch(
+            self.executor,
+            own_installation=installation,
+            hedge_instruments=[
+                InstrumentKey(settings.accounts[h.account].venue, h.instrument)
+                for h in settings.hedges.values()
+            ],
+            halt=self.executor.halted.__setitem__,
+            notify=self.notify,
+        )
+        self.state.listener = self.fence
         self.observers = list(observers)
         self.event_listeners: list[EventNotifier] = []
         self.engine: Engine | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor(stop=asyncio.Event(), notify=self.notify)
+        self._restore_flags()
 
     def notify(self, kind: str, detail: Mapping[str, object]) -> None:
         """Record an operational event: journal, log, counters (alerts hook in here)."""
@@ -244,13 +263,61 @@ class Runtime:
             self.gatekeeper.order_accepted(str(detail.get("underlying", "")))
             return
         self.events[kind] = self.events.get(kind, 0) + 1
-        self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
+        try:
+            self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
+            self._persist_flags(kind, detail)
+        except StateUnusable as exc:
+            if kind not in ("daemon.failed", "daemon.stopped", "daemon.task_died"):
+                raise
+            log.error("journal.unwritable", event=kind, error=str(exc))
         log.warning(kind, **{k: str(v) for k, v in detail.items()})
         for listener in self.event_listeners:
             listener(kind, detail)
         if kind == "order.rejected":
             underlying = str(detail.get("underlying", ""))
             self.gatekeeper.order_rejected(underlying)
+
+    def _persist_flags(self, kind: str, detail: Mapping[str, object]) -> None:
+        """Journal the trading flags an event sets or clears, so a restart keeps them."""
+        now = self.clock.now_ms()
+        reason = str(detail.get("reason", ""))
+        if kind == "operator.halt":
+            self.journal.set_flag("operator", reason=reason, set_by="operator", ts_ms=now)
+        elif kind == "operator.resume":
+            self.journal.clear_flags()
+        elif kind == "guard.halted":
+            name = f"underlying:{detail.get('underlying', '')}"
+            self.journal.set_flag(name, reason=reason, set_by="guard", ts_ms=now)
+        elif kind == "guard.kill_switch":
+            self.journal.set_flag("kill_switch", reason=reason, set_by="kill switch", ts_ms=now)
+        elif kind in ("order.lost", "fence.foreign_hedger"):
+            for key, why in self.executor.halted.items():
+                name = f"instrument:{key.venue}:{key.symbol}"
+                self.journal.set_flag(name, reason=why, set_by=kind, ts_ms=now)
+
+    def _restore_flags(self) -> None:
+        """Trading flags a previous run journaled hold again until an operator resumes."""
+        flags = self.journal.flags()
+        for flag in flags:
+            kind, _, rest = flag.name.partition(":")
+            if kind == "operator":
+                self.gatekeeper.halt(flag.reason)
+            elif kind == "kill_switch":
+                self.gatekeeper.restore_kill_switch(flag.reason)
+            elif kind == "underlying":
+                self.gatekeeper.restore_underlying_halt(rest, flag.reason)
+            elif kind == "instrument":
+                venue, _, symbol = rest.partition(":")
+                self.executor.halted[InstrumentKey(venue, symbol)] = flag.reason
+        if flags:
+            self.notify(
+                "trading.restored",
+                {
+                    "flags": "; ".join(
+                        f"{f.name} by {f.set_by} at {f.set_ms}: {f.reason}" for f in flags
+                    )
+                },
+            )
 
     async def start(self) -> Engine:
         """Pass the start-up gates and build the engine (does not trade)."""
@@ -263,8 +330,8 @@ class Runtime:
         ]
         instruments = await load_instruments(list(self.venues.feeds.values()), wanted)
         legs = hedge_legs(settings, instruments)
-        for broker in self.venues.brokers.values():
-            self._spawn(broker.stream(self.state))
+        for account, broker in self.venues.brokers.items():
+            self._spawn(f"stream.account.{account}", broker.stream(self.state))
         await reconcile_accounts(self.venues.brokers, self.state)
         adopted = await adopt_unfinished_orders(
             journal=self.journal,
@@ -278,7 +345,10 @@ class Runtime:
         }
         market_sink = SanityFilter(self.state, instruments=instruments, notify=self.notify)
         for venue, feed in self.venues.feeds.items():
-            self._spawn(feed.stream(sorted(k for k in keys if k.venue == venue), market_sink))
+            self._spawn(
+                f"stream.market.{venue}",
+                feed.stream(sorted(k for k in keys if k.venue == venue), market_sink),
+            )
         missing = await await_market_data(
             self.state, keys, list(settings.hedges), self.clock, timeout_s=30.0
         )
@@ -314,17 +384,26 @@ class Runtime:
         )
         return self.engine
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[call-overload]
-        self._tasks.append(task)
+    def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.supervisor.spawn(name, coroutine)
 
     async def run(self, stop: asyncio.Event, *, stop_at_ms: int | None = None) -> RunSummary:
-        """Start, loop until stopped, shut down cleanly; return the run summary."""
+        """Start, loop until stopped, shut down cleanly; return the run summary.
+
+        A supervised task that dies sets `stop`; its failure is raised after the shutdown, as
+        is any typed failure of the loop itself (a journal that can no longer be written)."""
+        self.supervisor.rebind(stop)
         try:
             engine = self.engine or await self.start()
             await engine.loop(stop, stop_at_ms=stop_at_ms)
+            if self.supervisor.failure is not None:
+                raise self.supervisor.failure
             summary = engine.summary(journal_path=str(self.journal.path))
             return dataclasses.replace(summary, events=dict(self.events))
+        except HedgebotError as exc:
+            if exc is not self.supervisor.failure:
+                self.notify("daemon.failed", {"error": type(exc).__name__, "detail": str(exc)})
+            raise
         finally:
             await self.shutdown()
 
@@ -337,6 +416,7 @@ class Runtime:
         """Operator: resume trading (lifts halts, the kill switch and lost-order halts)."""
         self.gatekeeper.resume()
         self.executor.resume()
+        self.fence.fenced.clear()
         self.notify("operator.resume", {})
 
     def flatten(self) -> str:
@@ -344,6 +424,9 @@ class Runtime:
         if self.engine is None:
             return "not started yet"
         self.gatekeeper.halt("flattening hedges")
+        self.journal.set_flag(
+            "operator", reason="flattening hedges", set_by="operator", ts_ms=self.clock.now_ms()
+        )
         return self.engine.request_flatten()
 
     async def shutdown(self) -> None:
@@ -355,13 +438,15 @@ class Runtime:
         await _bounded("drain sends", self.executor.drain(), 15.0)
         if self.settings.on_shutdown == "cancel":
             await _bounded("cancel resting orders", self.executor.cancel_all(), 10.0)
-        for task in self._tasks:
-            task.cancel()
-        await _bounded("stop streams", asyncio.gather(*self._tasks, return_exceptions=True), 5.0)
-        self._tasks.clear()
+        await _bounded("stop streams", self.supervisor.close(5.0), 6.0)
         await _bounded("close venues", self.venues.close(), 5.0)
         self.notify("daemon.stopped", {"mode": self.mode})
         self.journal.close()
+
+
+def _on_signal(signum: int, stop: asyncio.Event) -> None:
+    log.warning("daemon.signal", signal=signal.Signals(signum).name, action="stopping cleanly")
+    stop.set()
 
 
 async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) -> None:
@@ -427,8 +512,10 @@ async def run_daemon(
     runtime.event_listeners.append(surface.on_event)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        # SIGHUP (a closed terminal, `systemctl kill -s HUP`) stops cleanly like SIGTERM: the
+        # configuration is read again by the restart, through the start-up gates.
+        loop.add_signal_handler(signum, _on_signal, signum, stop)
     if duration_s is not None:
         loop.call_later(duration_s, stop.set)
     alert_task = asyncio.create_task(alerts.run())

@@ -3,7 +3,8 @@
 Owns argument parsing and exit codes only; every command's work lives elsewhere and is imported
 lazily, so ``--help``, ``--version`` and ``check-config`` never import ccxt. A configuration
 problem exits with status 78 (EX_CONFIG, which systemd's RestartPreventExitStatus honours) and
-one line naming the key and the problem.
+one line naming the key and the problem; every other failure too has one line and a
+documented status (`hedgebot.daemon.exit_status`, mapped in `_fail`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hedgebot import __version__
+from hedgebot.daemon.exit_status import ExitStatus
 
-EX_CONFIG = 78
-EX_NOPERM = 77
+EX_CONFIG = int(ExitStatus.CONFIG)
+EX_NOPERM = int(ExitStatus.CREDENTIALS)
 DEFAULT_CONFIG = Path("config/hedgebot.toml")
 
 
@@ -70,18 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hedgebot`` command."""
     args = build_parser().parse_args(argv)
-    from hedgebot.model.errors import AuthenticationFailed, ConfigError
-
     try:
         return _dispatch(args)
-    except ConfigError as exc:
-        print(f"hedgebot: config error: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    except AuthenticationFailed as exc:
-        print(f"hedgebot: credentials refused: {exc}", file=sys.stderr)
-        return EX_NOPERM
-    except KeyboardInterrupt:
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        return _fail(exc)
+
+
+def _fail(exc: BaseException) -> int:
+    """The one place a failure becomes one line on stderr and a documented exit status
+    (`hedgebot.daemon.exit_status`); a traceback only with HEDGEBOT_DEBUG=1."""
+    import os
+    import traceback
+
+    from hedgebot.daemon.exit_status import classify
+    from hedgebot.operator.logs import REDACTOR
+
+    status, what = classify(exc)
+    if os.environ.get("HEDGEBOT_DEBUG") == "1":
+        traceback.print_exception(exc, file=sys.stderr)
+    text = " ".join(str(exc).split())
+    line = f"hedgebot: {what}: {text}" if text else f"hedgebot: {what}"
+    print(REDACTOR.mask(line), file=sys.stderr)
+    return int(status)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

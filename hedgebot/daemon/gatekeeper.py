@@ -170,3 +170,11 @@ class Gatekeeper:
         """Operator: lift the operator halt, the kill switch and every underlying halt."""
         self._operator_halt = None
         self._state = guards.resume(self._state)
+
+    def restore_kill_switch(self, reason: str) -> None:
+        """Start-up: the kill switch a previous run engaged (journaled) holds again."""
+        self._state = guards.engage_kill_switch(self._state, reason or "restored from journal")
+
+    def restore_underlying_halt(self, underlying: str, reason: str) -> None:
+        """Start-up: an underlying halt a previous run journaled holds again."""
+        self._state = guards.halt_underlying(self._state, underlying, reason)

@@ -1,15 +1,22 @@
-"""The journal: an SQLite (WAL) file per mode holding decisions, orders, fills, risk snapshots
-and operational events, so that a restart finds its own history.
+"""The journal: an SQLite (WAL) file per mode holding decisions, orders, fills, risk snapshots,
+operational events and the durable trading flags, so that a restart finds its own history.
 
-Owns the schema and every read and write of it. Order intents are committed *before* the order
-is sent (a `kill -9` after the send finds the intent and reconciles it by client id); a fill is
-stored once per (venue, trade id), whatever number of times the venue reports it. It must never
-store secrets: callers pass values, never settings.
+Owns the schema (versioned by ``PRAGMA user_version``, with forward migrations), every read and
+write of it, and the checks made before it is used: a corrupt file, one written by a newer
+release, or a read-only state directory is refused (`StateUnusable`) without being modified.
+Order intents are committed *before* the order is sent (a `kill -9` after the send finds the
+intent and reconciles it by client id); a fill is stored once per (venue, trade id), whatever
+number of times the venue reports it. Every commit is synced (``synchronous=FULL``): a fact
+journaled is never lost, even to a power cut. The file is created readable by its owner only,
+and held under the state directory's instance lock (`hedgebot.daemon.fence`) with a fencing
+epoch: a process whose epoch is no longer the journal's cannot journal an intent, so it cannot
+send. It must never store secrets: callers pass values, never settings.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -17,9 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hedgebot.core.fencing import may_send
+from hedgebot.daemon.fence import InstanceLock
+from hedgebot.model.errors import AlreadyRunning, StateUnusable
 from hedgebot.model.orders import Fill, OrderRequest
 
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, underlying TEXT NOT NULL,
     action TEXT NOT NULL, order_delta REAL NOT NULL, net_delta REAL NOT NULL,
@@ -46,6 +56,31 @@ CREATE INDEX IF NOT EXISTS orders_state ON orders (state);
 CREATE INDEX IF NOT EXISTS fills_client ON fills (client_id);
 """
 
+_MIGRATIONS: dict[int, str] = {
+    # version 1 -> 2: durable trading flags (operator halt, kill switch, per-underlying and
+    # per-instrument halts) and the fencing epoch (a meta row, written at open).
+    2: """
+CREATE TABLE IF NOT EXISTS flags (
+    name TEXT PRIMARY KEY, reason TEXT NOT NULL, set_by TEXT NOT NULL, set_ms INTEGER NOT NULL);
+""",
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
+"""The schema this release writes. Files from earlier releases are migrated forward at open;
+a file from a newer release is refused."""
+
+LOCK_NAME = "hedgebot.lock"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flag:
+    """A durable trading flag: who set it, when and why."""
+
+    name: str
+    reason: str
+    set_by: str
+    set_ms: int
+
+
 TERMINAL_STATES = ("filled", "cancelled", "rejected", "lost")
 
 
@@ -70,27 +105,79 @@ class JournaledOrder:
 class Journal:
     """Append-mostly store of everything the daemon decided and did."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, lock: bool = True) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        _prepare_directory(path.parent)
+        self._lock = InstanceLock(path.parent / LOCK_NAME) if lock else None
+        try:
+            if path.exists():
+                _check_existing(path)
+            else:
+                _create_private(path)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+            self.epoch = self._advance_epoch()
+        except sqlite3.Error as exc:
+            self._release()
+            raise StateUnusable(f"journal {path}: {exc}") from None
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        has_tables = self._db.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'orders'"
+        ).fetchone()[0]
+        if version == 0 and has_tables:
+            version = 1  # written before the schema had a version: the v1 layout
+        with self._tx() as db:
+            if version == 0:
+                for statement in _statements(_SCHEMA_V1):
+                    db.execute(statement)
+                version = 1
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(_MIGRATIONS[target]):
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _advance_epoch(self) -> int:
+        """Take over the journal: one more than the last epoch. An older process still running
+        (its lock lost, e.g. on a network file system) is fenced out by `record_intent`."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            epoch = (int(row[0]) if row else 0) + 1
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
+        return epoch
 
     def close(self) -> None:
-        """Flush and close the file."""
-        self._db.close()
+        """Flush and close the file; release the instance lock."""
+        try:
+            self._db.close()
+        finally:
+            self._release()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # A full disk, an I/O error, a file changed under us: nothing more can be journaled,
+            # so nothing more may be sent. Everything committed so far is kept.
+            raise StateUnusable(f"journal write failed ({self.path}): {exc}") from None
 
     def record_decision(
         self,
@@ -113,8 +200,18 @@ class Journal:
             )
 
     def record_intent(self, order: OrderRequest, *, underlying: str, ts_ms: int) -> None:
-        """Commit an order intent before it is sent (state pending_submit)."""
+        """Commit an order intent before it is sent (state pending_submit).
+
+        Refused (`AlreadyRunning`) when another process has taken the journal over since this
+        one opened it: a stale process never sends after a newer one started."""
         with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            current = int(row[0]) if row else 0
+            if not may_send(own_epoch=self.epoch, journal_epoch=current):
+                raise AlreadyRunning(
+                    f"fenced out: another hedgebot took over {self.path} (epoch {current}, "
+                    f"this process {self.epoch}); not sending {order.client_id}"
+                )
             db.execute(
                 "INSERT INTO orders (client_id, created_ms, updated_ms, underlying, account, venue,"
                 " symbol, side, amount, limit_price, reduce_only, state)"
@@ -275,3 +372,78 @@ class Journal:
             (prefix + "%",),
         )
         return [str(r[0]) for r in rows]
+
+    def set_flag(self, name: str, *, reason: str, set_by: str, ts_ms: int) -> None:
+        """Persist a trading flag (a halt, the kill switch): it survives a restart."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO flags (name, reason, set_by, set_ms) VALUES (?, ?, ?, ?)",
+                (name, reason, set_by, ts_ms),
+            )
+
+    def clear_flags(self, prefix: str = "") -> int:
+        """Remove the flags whose name starts with `prefix` (all by default); how many."""
+        with self._tx() as db:
+            cursor = db.execute("DELETE FROM flags WHERE name LIKE ?", (prefix + "%",))
+            return cursor.rowcount
+
+    def flags(self) -> list[Flag]:
+        """Every persisted trading flag, oldest first."""
+        rows = self._db.execute(
+            "SELECT name, reason, set_by, set_ms FROM flags ORDER BY set_ms, name"
+        ).fetchall()
+        return [Flag(name=r[0], reason=r[1], set_by=r[2], set_ms=int(r[3])) for r in rows]
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _prepare_directory(directory: Path) -> None:
+    """The state directory exists (created owner-only) and can be written."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateUnusable(f"state directory {directory}: {exc.strerror}") from None
+    if not directory.is_dir():
+        raise StateUnusable(f"state directory {directory} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StateUnusable(f"state directory {directory} is not writable by this user")
+
+
+def _create_private(path: Path) -> None:
+    """Create the journal file readable by its owner only (SQLite gives its -wal and -shm files
+    the same permissions)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StateUnusable(f"journal {path}: {exc.strerror}") from None
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse a journal that is not a readable SQLite file, fails its integrity check, or was
+    written by a newer release, without writing to it (opened read-only)."""
+    if not path.is_file():
+        raise StateUnusable(f"journal {path} is not a regular file")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StateUnusable(f"journal {path} is not readable and writable by this user")
+    if path.stat().st_size == 0:
+        return  # created, then killed before the schema was written: a new journal
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StateUnusable(f"journal {path}: {exc}") from None
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        check = str(db.execute("PRAGMA quick_check").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise StateUnusable(f"journal {path} is corrupt: {exc}") from None
+    finally:
+        db.close()
+    if check != "ok":
+        raise StateUnusable(f"journal {path} is corrupt: {check}")
+    if version > SCHEMA_VERSION:
+        raise StateUnusable(
+            f"journal {path} has schema version {version}, newer than this release's "
+            f"{SCHEMA_VERSION}: run the newer hedgebot, or move the file aside"
+        )

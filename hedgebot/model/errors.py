@@ -50,3 +50,17 @@ class AuthenticationFailed(VenueError):
 
 class BadVenueData(VenueError):
     """A venue payload was malformed, missing fields, or held absurd values."""
+
+
+class StateUnusable(HedgebotError):
+    """The state directory or its journal cannot be used: corrupt, from a newer release,
+    read-only, or a write failed (disk full). Nothing was modified; trading stops."""
+
+
+class AlreadyRunning(HedgebotError):
+    """Another hedgebot holds this state directory's instance lock, or took over the journal
+    (a newer fencing epoch): this process must not trade."""
+
+
+class TaskDied(HedgebotError):
+    """A long-lived task (a stream, the alert sender) ended unexpectedly; trading stopped."""

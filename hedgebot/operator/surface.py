@@ -49,6 +49,14 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
     "market.bad_data": ("feed.bad_data.{source}", Severity.WARNING, "Bad market data held"),
     "market.bad_data_cleared": ("feed.bad_data.{source}", Severity.RESOLVED, "Market data sane"),
     "risk.unvalued": ("risk.unvalued.{underlying}", Severity.WARNING, "Book cannot be valued"),
+    "daemon.failed": ("lifecycle.failed", Severity.CRITICAL, "hedgebot stopped on a failure"),
+    "daemon.task_died": ("lifecycle.failed", Severity.CRITICAL, "A hedgebot task died"),
+    "fence.foreign_hedger": (
+        "fence.{instrument}",
+        Severity.CRITICAL,
+        "Another hedger trades this instrument",
+    ),
+    "trading.restored": ("trading.state", Severity.WARNING, "Halts restored from the journal"),
 }
 
 
