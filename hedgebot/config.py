@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import stat
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from hedgebot.model.errors import ConfigError
 
@@ -311,6 +319,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _refuse_secrets(data, prefix="")
@@ -339,13 +353,72 @@ def load_settings(path: Path, *, environ: Mapping[str, str] | None = None) -> Se
         os.environ.clear()
         os.environ.update(environ)
     try:
+        _check_env_names(os.environ, data)
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_first_error_line(exc)) from None
+    except SettingsError as exc:
+        # An environment value that does not parse: lists and tables are written as JSON.
+        match = re.search(r'field "(\w+)"', str(exc))
+        where = f"HEDGEBOT__{match.group(1).upper()}__…" if match else "a HEDGEBOT__ value"
+        raise ConfigError(
+            f"environment: {where} does not parse; lists and tables are JSON, e.g. "
+            """HEDGEBOT__ALERTS__URLS='["json://host/path"]'"""
+        ) from None
     finally:
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
+
+
+_ENV_PREFIX = "HEDGEBOT__"
+_NAMED_SECTIONS = ("venues", "accounts", "hedges")
+"""Sections whose entries are named in the config file: an override must name one of them."""
+
+
+def _check_env_names(environ: Mapping[str, str], data: Mapping[str, Any]) -> None:
+    """Refuse ``HEDGEBOT__…`` variables that name no setting: a typo must not pass silently,
+    and an override must not create a venue, account or hedge the config file lacks."""
+    for name in sorted(environ):
+        if not name.upper().startswith(_ENV_PREFIX):
+            continue
+        parts = name[len(_ENV_PREFIX) :].lower().split("__")
+        problem = _env_path_problem(parts, data)
+        if problem:
+            raise ConfigError(f"environment: {name}: {problem}")
+
+
+def _env_path_problem(parts: list[str], data: Mapping[str, Any]) -> str | None:
+    model: type[BaseModel] = Settings
+    section: Any = data
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        field = model.model_fields.get(part)
+        if field is None:
+            return f"no setting {part!r} here (known: {', '.join(sorted(model.model_fields))})"
+        section = section.get(part) if isinstance(section, Mapping) else None
+        annotation = field.annotation
+        index += 1
+        if typing.get_origin(annotation) is dict:
+            if index == len(parts):
+                return None
+            key = parts[index]
+            names = {str(k).lower(): v for k, v in (section or {}).items()}
+            if model is Settings and part in _NAMED_SECTIONS and key not in names:
+                known = ", ".join(sorted(names)) or "none"
+                return f"no {part[:-1]} named {key!r} in the config file ({part}: {known})"
+            section = names.get(key)
+            annotation = typing.get_args(annotation)[1]
+            index += 1
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+            continue
+        if index < len(parts):
+            if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+                return None  # a tagged union (bands): validated as a whole
+            return f"{part!r} has no sub-setting {parts[index]!r}"
+    return None
 
 
 def _first_error_line(exc: ValidationError) -> str:

@@ -36,7 +36,7 @@ REQUIRED_SERVICE_DIRECTIVES = {
     "NotifyAccess": "main",
     "WatchdogSec": "30",
     "Restart": "on-failure",
-    "RestartPreventExitStatus": "78",
+    "RestartPreventExitStatus": "69 74 77 78",
     "DynamicUser": "yes",
     "ProtectSystem": "strict",
     "ProtectHome": "yes",
