@@ -289,6 +289,9 @@ class Engine:
         decision = decide(leg.rule, inputs)
         per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
         trading = "active"
+        instrument_halt = self.executor.halted.get(key)
+        if instrument_halt is not None:
+            trading = f"halted: {instrument_halt}"  # a lost order, another hedger: /status
         if decision.action is Action.HEDGE:
             check = OrderCheck(
                 leg=leg,

@@ -96,9 +96,10 @@ def event_count(journal: Path, kind: str) -> int:
     if not journal.exists():
         return 0
     try:
-        return int(query(journal, "SELECT COUNT(*) FROM events WHERE kind = ?", (kind,))[0][0])
+        rows = query(journal, "SELECT COUNT(*) FROM events WHERE kind = ?", (kind,))
     except sqlite3.OperationalError:
         return 0  # not created yet
+    return int(str(rows[0][0]))
 
 
 def wait_until(
