@@ -276,6 +276,8 @@ class Runtime:
         if kind == "order.rejected":
             underlying = str(detail.get("underlying", ""))
             self.gatekeeper.order_rejected(underlying)
+        if kind == "order.not_placed":
+            self.gatekeeper.not_placed(str(detail.get("client_id", "")))
 
     def _persist_flags(self, kind: str, detail: Mapping[str, object]) -> None:
         """Journal the trading flags an event sets or clears, so a restart keeps them."""

@@ -126,6 +126,16 @@ def record_send(state: GuardState, *, now_ms: int, notional_usd: float) -> Guard
     return replace(pruned, recent_sends=(*pruned.recent_sends, (now_ms, notional_usd)))
 
 
+def forget_send(state: GuardState, *, sent_ms: int, notional_usd: float) -> GuardState:
+    """An order the venue never placed (rate limited, never found) counts towards no rate."""
+    sends = list(state.recent_sends)
+    try:
+        sends.remove((sent_ms, notional_usd))
+    except ValueError:
+        return state  # already older than the longest window
+    return replace(state, recent_sends=tuple(sends))
+
+
 def record_reject(state: GuardState, underlying: str) -> GuardState:
     """One more reject in a row on `underlying`."""
     streak = state.consecutive_rejects.get(underlying, 0) + 1

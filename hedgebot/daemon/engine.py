@@ -68,7 +68,7 @@ class Gatekeeper(Protocol):
         """A sentence saying why not, or None to allow."""
         ...
 
-    def sent(self, check: OrderCheck) -> None:
+    def sent(self, check: OrderCheck, *, client_id: str) -> None:
         """The order was handed to the executor."""
         ...
 
@@ -305,10 +305,11 @@ class Engine:
                 margin=self._margin_of(leg),
             )
             veto = self.gatekeeper.veto(check)
-            if veto is None and self.executor.place(
-                leg, order_delta=decision.order_delta, quote=quote
-            ):
-                self.gatekeeper.sent(check)
+            request = None
+            if veto is None:
+                request = self.executor.place(leg, order_delta=decision.order_delta, quote=quote)
+            if request is not None:
+                self.gatekeeper.sent(check, client_id=request.client_id)
                 per.last_hedge_ms = now
             elif veto is not None:
                 trading = veto

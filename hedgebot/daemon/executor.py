@@ -197,6 +197,8 @@ class Executor(OrderListener):
         except OrderNotPlaced as exc:
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))
+            detail = {"underlying": active.underlying, "client_id": request.client_id}
+            self._observer("order.not_placed", {**detail, "reason": str(exc)})
         except OrderRejected as exc:
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             self.stats.rejects[active.underlying] = self.stats.rejects.get(active.underlying, 0) + 1

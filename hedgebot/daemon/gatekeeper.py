@@ -44,6 +44,7 @@ class Gatekeeper:
         self._state = GuardState()
         self._operator_halt: str | None = None
         self._trading = TradingState.ACTIVE
+        self._sends: dict[str, tuple[int, float]] = {}
 
     @property
     def trading_state(self) -> TradingState:
@@ -110,13 +111,28 @@ class Gatekeeper:
         log.warning("guard.margin_floor", underlying=check.leg.underlying, reason=reason)
         return reason
 
-    def sent(self, check: OrderCheck) -> None:
+    def sent(self, check: OrderCheck, *, client_id: str = "") -> None:
         """Count an order towards the rate and notional limits."""
+        notional = abs(check.order_delta) * check.price
         self._state = guards.record_send(
             guards.prune_sends(self._state, now_ms=check.now_ms),
             now_ms=check.now_ms,
-            notional_usd=abs(check.order_delta) * check.price,
+            notional_usd=notional,
         )
+        if client_id:
+            self._sends = {
+                cid: sent
+                for cid, sent in self._sends.items()
+                if check.now_ms - sent[0] < guards.HOUR_MS
+            }
+            self._sends[client_id] = (check.now_ms, notional)
+
+    def not_placed(self, client_id: str) -> None:
+        """The venue never placed this order (rate limited, or never found by client id): it
+        no longer counts towards the order and notional rates."""
+        sent = self._sends.pop(client_id, None)
+        if sent is not None:
+            self._state = guards.forget_send(self._state, sent_ms=sent[0], notional_usd=sent[1])
 
     def order_rejected(self, underlying: str) -> None:
         """A venue reject extends the underlying's streak."""

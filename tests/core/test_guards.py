@@ -378,3 +378,15 @@ def test_consecutive_rejects_halt_and_an_accept_resets(outcomes: list[bool]) -> 
             return
         state = record_reject(state, "BTC") if rejected else record_accept(state, "BTC")
         streak = streak + 1 if rejected else 0
+
+
+def test_a_create_the_venue_never_placed_frees_its_share_of_the_rate_limits() -> None:
+    """Rate-limited creates were counted as sends and then blocked the next real hedge on the
+    notional-per-minute limit; forgetting them frees the window again."""
+    from hedgebot.core.guards import forget_send
+
+    state = record_send(GuardState(), now_ms=NOW, notional_usd=95_000.0)
+    assert not check(state, now_ms=NOW + 1_000, notional_usd=10_000.0).allowed
+    freed = forget_send(state, sent_ms=NOW, notional_usd=95_000.0)
+    assert check(freed, now_ms=NOW + 1_000, notional_usd=10_000.0).allowed
+    assert forget_send(freed, sent_ms=NOW, notional_usd=95_000.0) == freed

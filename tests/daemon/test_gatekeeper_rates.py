@@ -1,0 +1,75 @@
+"""A create the venue never placed (rate limited, or never found by client id) stops counting
+towards the gatekeeper's notional and order rates: the next real hedge is not refused for it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hedgebot.core.guards import GuardLimits
+from hedgebot.core.policy import FixedBand, HedgeRule, RebalanceTo
+from hedgebot.daemon.engine import OrderCheck
+from hedgebot.daemon.executor import HedgeLeg
+from hedgebot.daemon.gatekeeper import Gatekeeper
+from tests.support.sample_instruments import NOW, PERP, S
+
+
+def _gatekeeper() -> Gatekeeper:
+    events: list[tuple[str, Mapping[str, object]]] = []
+    return Gatekeeper(
+        limits=GuardLimits(
+            max_data_age_s=5.0,
+            max_notional_per_minute_usd=100_000.0,
+            max_notional_per_hour_usd=1_000_000.0,
+            max_orders_per_minute=6,
+            max_consecutive_rejects=3,
+            max_hedge_position={"BTC": 10.0},
+            max_abs_net_delta_usd=10_000_000.0,
+            max_maintenance_ratio=0.9,
+        ),
+        reducing_ratio=0.8,
+        notify=lambda k, d: events.append((k, d)),
+    )
+
+
+def _check(now_ms: int, coins: float) -> OrderCheck:
+    leg = HedgeLeg(
+        underlying="BTC",
+        account="main",
+        instrument=PERP,
+        rule=HedgeRule(
+            target=0.0,
+            band=FixedBand(0.1),
+            rebalance_to=RebalanceTo.EDGE,
+            min_order=0.01,
+            max_order=5.0,
+            max_position=10.0,
+            cooldown_ms=0,
+        ),
+        slippage_bps=10.0,
+        order_timeout_ms=10_000,
+    )
+    return OrderCheck(
+        leg=leg,
+        now_ms=now_ms,
+        order_delta=-coins,
+        price=S,
+        hedge_position=0.0,
+        net_delta=coins + 0.5,
+        market_age_s=0.1,
+        account_age_s=0.1,
+    )
+
+
+def test_a_rate_limited_create_does_not_use_up_the_notional_per_minute() -> None:
+    gatekeeper = _gatekeeper()
+    first = _check(NOW, 1.5)  # $90,000 of the $100,000 a minute
+    assert gatekeeper.veto(first) is None
+    gatekeeper.sent(first, client_id="hbabcdefn1")
+    second = _check(NOW + 5_000, 0.5)
+    refusal = gatekeeper.veto(second)
+    assert refusal is not None
+    assert "notional" in refusal
+    gatekeeper.not_placed("hbabcdefn1")  # the venue said: rate limited, not placed
+    assert gatekeeper.veto(second) is None
+    gatekeeper.not_placed("hbabcdefn1")  # a second report changes nothing
+    assert gatekeeper.veto(second) is None
