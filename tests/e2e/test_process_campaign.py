@@ -16,3 +16,15 @@ def test_process_scenario_keeps_every_invariant(tmp_path: Path, kind: Kind, seed
     result = run_scenario(kind, seed, tmp_path)
     assert result.error == ""
     assert result.violations == {}
+
+
+def test_the_campaign_command_prints_its_table_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``python -m tests.e2e.process_campaign`` (what scripts/process_campaign.sh runs)."""
+    from tests.e2e.process_campaign import main
+
+    assert main(["--scenarios", "2", "--seed", "5", "--jobs", "1", "--kinds", "signal_stop"]) == 0
+    out = capsys.readouterr().out
+    assert "kind" in out.splitlines()[-4]
+    assert out.splitlines()[-2].split()[:2] == ["total", "2"]

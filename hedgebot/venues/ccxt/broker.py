@@ -25,6 +25,7 @@ import structlog
 
 from hedgebot.clock import Clock
 from hedgebot.config import VenueSettings
+from hedgebot.core.fencing import installation_of
 from hedgebot.model.account import AccountSnapshot
 from hedgebot.model.errors import (
     AuthenticationFailed,
@@ -300,7 +301,7 @@ class CcxtBroker:
     def _order_update(self, order: Any) -> OrderUpdate | None:
         market = self._catalog.by_ccxt_symbol(order.get("symbol"))
         client_id = client_id_of(order, exchange_id=self._exchange_id)
-        if market is None or not client_id.startswith(self._prefix):
+        if market is None or not _hedgebot_id(client_id, self._prefix):
             return None
         try:
             update = order_update_from_ccxt(
@@ -317,13 +318,18 @@ class CcxtBroker:
         client_id = client_id_of(trade, exchange_id=self._exchange_id) or self._entry.order_ids.get(
             str(trade.get("order")), ""
         )
-        if market is None or not client_id.startswith(self._prefix):
+        if market is None or not _hedgebot_id(client_id, self._prefix):
             return None
         try:
             return fill_from_ccxt_trade(trade, market, account=self.account, client_id=client_id)
         except BadVenueData as exc:
             log.error("broker.bad_fill", client_id=client_id, reason=str(exc))
             return None
+
+
+def _hedgebot_id(client_id: str, own_prefix: str) -> bool:
+    """Ours, or another hedgebot installation's (passed on so the fence can see it)."""
+    return client_id.startswith(own_prefix) or installation_of(client_id) is not None
 
 
 async def _load_markets(exchange: Any, clock: Clock) -> None:
