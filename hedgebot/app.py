@@ -117,14 +117,17 @@ def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
             for name, account in settings.accounts.items()
             if account.venue == venue
         }
-        exchange = SimulatedExchange(
-            venue=venue,
-            clock=clock,
-            market=market,
-            accounts=seeds,
-            symbols=symbols[venue],
-            id_prefix=f"r{run_number}-",
-        )
+        try:
+            exchange = SimulatedExchange(
+                venue=venue,
+                clock=clock,
+                market=market,
+                accounts=seeds,
+                symbols=symbols[venue],
+                id_prefix=f"r{run_number}-",
+            )
+        except ValueError as exc:  # a symbol the simulated exchange does not list
+            raise ConfigError(f"venues.{venue} (simulated): {exc}") from None
         feeds[venue] = exchange
         for name in seeds:
             brokers[name] = exchange.broker(name)

@@ -334,7 +334,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 def _refuse_secrets(data: Mapping[str, Any], *, prefix: str) -> None:
     for key, value in data.items():
         where = f"{prefix}{key}"
-        if key in _SECRET_KEYS_IN_TOML:
+        if key in _SECRET_KEYS_IN_TOML or where == "alerts.urls":
             env = "HEDGEBOT__" + where.upper().replace(".", "__")
             raise ConfigError(
                 f"{where}: secrets are never read from the config file; set {env} "
