@@ -30,7 +30,14 @@ import structlog
 
 from hedgebot import config as cfg
 from hedgebot.clock import SimulatedClock
-from hedgebot.config import Settings, load_settings, read_secret, world_readable_warning
+from hedgebot.config import (
+    Settings,
+    config_permission_warning,
+    load_settings,
+    read_secret,
+    secret_file_warning,
+    url_credentials,
+)
 from hedgebot.core.fencing import client_prefix as make_client_prefix
 from hedgebot.core.guards import GuardLimits
 from hedgebot.core.policy import (
@@ -469,12 +476,19 @@ def _register_secrets(settings: Settings, *, live: bool) -> None:
     secrets = [settings.http.control_token, *settings.alerts.urls]
     for venue in settings.venues.values():
         secrets += [venue.api_key, venue.api_secret]
+        secrets += url_credentials(venue.rest_url) + url_credentials(venue.ws_url)
         if live:
             secrets += [
                 read_secret(None, venue.api_key_file),
                 read_secret(None, venue.api_secret_file),
             ]
     REDACTOR.register(secrets)
+    if live:
+        for venue in settings.venues.values():
+            for file in (venue.api_key_file, venue.api_secret_file):
+                warning = secret_file_warning(file) if file is not None else None
+                if warning:
+                    log.warning("secret_file.readable_by_others", detail=warning)
 
 
 async def run_daemon(
@@ -493,9 +507,9 @@ async def run_daemon(
         raise ConfigError('mode: --live given, but the config says mode = "paper"')
     table = configure_logging(level=settings.log.level, fmt=settings.log.format)
     _register_secrets(settings, live=live_flag)
-    warning = world_readable_warning(config)
+    warning = config_permission_warning(config)
     if warning:
-        log.warning("config.world_readable", detail=warning)
+        log.warning("config.writable_by_others", detail=warning)
     runtime = Runtime(settings, live=live_flag, observers=[])
     alerts = AlertDispatcher(
         settings.alerts.urls, options=DispatcherOptions(rate_limit_s=settings.alerts.rate_limit_s)

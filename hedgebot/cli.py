@@ -125,10 +125,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _check_config(path: Path) -> int:
-    from hedgebot.config import load_settings, masked_dump, world_readable_warning
+    from hedgebot.config import config_permission_warning, load_settings, masked_dump
 
     settings = load_settings(path)
-    warning = world_readable_warning(path)
+    warning = config_permission_warning(path)
     if warning:
         print(f"hedgebot: warning: {warning}", file=sys.stderr)
     print(json.dumps(masked_dump(settings), indent=2, sort_keys=True))

@@ -18,6 +18,7 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -29,6 +30,7 @@ from pydantic_settings import (
 
 from hedgebot.model.errors import ConfigError
 
+MASK = "**********"
 _SECRET_KEYS_IN_TOML = frozenset({"api_key", "api_secret", "control_token"})
 
 
@@ -436,15 +438,50 @@ def _is_union_tag(part: object) -> bool:
     return part in ("fixed", "percent", "whalley_wilmott")
 
 
-def world_readable_warning(path: Path) -> str | None:
-    """A warning when the config file can be read by other users (it may hold sensitive data)."""
+def config_permission_warning(path: Path) -> str | None:
+    """A warning when other users may change the config file (they would change the hedges).
+
+    Being readable is fine: the file never holds a secret (they are refused), and the
+    documented systemd install (``DynamicUser=yes``) must be able to read a root-owned file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} is writable by other users; chmod go-w it"
+    return None
+
+
+def secret_file_warning(path: Path) -> str | None:
+    """A warning when a key or secret file can be read by group or others (systemd
+    credentials are 0400 for the service alone and draw none)."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return None
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        return f"{path} is readable by other users; chmod 600 it"
+        return f"{path} holds a secret and is readable by other users; chmod 600 it"
     return None
+
+
+def mask_url_credentials(url: str) -> str:
+    """`url` with any ``user:password@`` replaced by the mask."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def url_credentials(url: str | None) -> list[SecretStr]:
+    """The user and password written in `url`, as secrets to mask wherever printed."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    found = [parts.username, parts.password]
+    found += [f"{parts.username}:{parts.password}"] if parts.password else []
+    return [SecretStr(v) for v in found if v]
 
 
 def read_secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
@@ -461,4 +498,9 @@ def read_secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
 
 def masked_dump(settings: Settings) -> dict[str, Any]:
     """The settings as plain data with every secret masked (for check-config and status)."""
-    return settings.model_dump(mode="json")
+    data = settings.model_dump(mode="json")
+    for venue in data.get("venues", {}).values():
+        for key in ("rest_url", "ws_url"):
+            if isinstance(venue.get(key), str):
+                venue[key] = mask_url_credentials(venue[key])
+    return data

@@ -90,3 +90,27 @@ def test_an_unknown_symbol_in_the_simulated_book_exits_78(
     line = _line(capsys)
     assert "unknown symbol 'BTC-FOO'" in line
     assert line.startswith("hedgebot: config error: venues.sim")
+
+
+def test_credentials_in_endpoint_urls_are_masked_in_check_config(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HEDGEBOT__VENUES__SIM__REST_URL", "https://trader:hunter2pass@example/api")
+    assert main(["check-config", str(DEFAULT)]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2pass" not in out
+    assert "trader" not in out
+    assert '"rest_url": "https://**********@example/api"' in out
+
+
+def test_secret_files_readable_by_others_are_warned_about(tmp_path: Path) -> None:
+    from hedgebot.config import secret_file_warning, url_credentials
+
+    secret = tmp_path / "api_secret"
+    secret.write_text("s")
+    secret.chmod(0o600)
+    assert secret_file_warning(secret) is None
+    secret.chmod(0o640)
+    assert "chmod 600" in (secret_file_warning(secret) or "")
+    found = [s.get_secret_value() for s in url_credentials("wss://u1:p4ssw0rd@h:9/ws")]
+    assert found == ["u1", "p4ssw0rd", "u1:p4ssw0rd"]

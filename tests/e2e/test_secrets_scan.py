@@ -365,11 +365,11 @@ def test_the_scanner_finds_a_secret_in_every_form_it_claims() -> None:
 
 async def test_simulated_run_leaks_no_secret(tmp_path: Path) -> None:
     """A paper run on the built-in exchange, with every secret configured and its endpoints
-    scraped and controlled, writes no secret anywhere; its world-readable config is warned
-    about with a `config.world_readable` log line."""
+    scraped and controlled, writes no secret anywhere; its config, writable by its group, is
+    warned about with a `config.writable_by_others` log line."""
     found = Secrets()
     http_port = free_port()
-    config = _config_copy(SIM_CONFIG, tmp_path / "hedgebot.toml", 0o644)
+    config = _config_copy(SIM_CONFIG, tmp_path / "hedgebot.toml", 0o664)
     async with receiving() as receiver:
         env = {
             "HEDGEBOT__STATE_DIR": str(tmp_path / "state"),
@@ -391,7 +391,7 @@ async def test_simulated_run_leaks_no_secret(tmp_path: Path) -> None:
     assert output.returncode == 0, output.stderr[-2000:]
     output.assert_substantial()
     events = output.log_events()
-    assert "config.world_readable" in events
+    assert "config.writable_by_others" in events
     assert "operator.halt" in events
     assert receiver.used_credentials(found), receiver.requests
     sources = {**output.sources(), **receiver.delivered()}
@@ -410,7 +410,7 @@ def _book_with_keys(found: Secrets) -> SimBook:
 async def test_live_run_against_the_local_exchange_leaks_no_secret(tmp_path: Path) -> None:
     """Live trading through unmodified ccxt (key from the environment, secret from a 0600
     secret file) writes no secret anywhere, although ccxt signs every private call with them;
-    a config only its owner can read draws no warning."""
+    neither the config nor the 0600 secret file draws a warning."""
     found = Secrets()
     http_port = free_port()
     config = _config_copy(LIVE_CONFIG, tmp_path / "live.toml", 0o600)
@@ -441,7 +441,8 @@ async def test_live_run_against_the_local_exchange_leaks_no_secret(tmp_path: Pat
     assert output.returncode == 0, output.stderr[-2000:]
     output.assert_substantial()
     assert private_calls, "the daemon never used its keys: the scan would prove nothing"
-    assert "config.world_readable" not in output.log_events()
+    assert "config.writable_by_others" not in output.log_events()
+    assert "secret_file.readable_by_others" not in output.log_events()
     assert receiver.used_credentials(found), receiver.requests
     sources = {**output.sources(), **receiver.delivered()}
     assert find_leaks(found.named(), sources) == []
