@@ -2,7 +2,9 @@
 it is, and a redaction step that removes every configured secret from every event.
 
 Owns `configure_logging` and `Redactor`. Secrets are registered once at start-up; any log value
-that contains one is masked before it is rendered, whatever code logged it.
+that contains one is masked before it is rendered, whatever code logged it. Records of aiohttp's
+server loggers become one structured line naming the exception class: their own text and
+traceback may quote request bytes (an over-long Authorization header).
 """
 
 from __future__ import annotations
@@ -78,4 +80,30 @@ def configure_logging(*, level: str, fmt: str, stream: TextIO | None = None) -> 
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    _quiet_library_loggers()
     return console
+
+
+class _OneLineStructured(logging.Filter):
+    """Replaces a library's log record (aiohttp's "Error handling request" with a traceback
+    that quotes the first bytes of an over-long ``Authorization`` header) by one structured,
+    redacted event naming only the exception class."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        structlog.get_logger(record.name).warning(
+            "http.request_failed" if record.name.startswith("aiohttp") else "library.error",
+            logger=record.name,
+            error=type(error).__name__ if error is not None else record.levelname,
+        )
+        return False
+
+
+_FILTER = _OneLineStructured()
+
+
+def _quiet_library_loggers() -> None:
+    for name in ("aiohttp.server", "aiohttp.web"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
