@@ -48,7 +48,7 @@ class Supervisor:
         name = self._tasks.get(task, "?")
         if self._closing or task.cancelled():
             return
-        error = task.exception()
+        error = _named(task.exception())
         if isinstance(error, HedgebotError):
             failure: HedgebotError = error
         elif error is not None:
@@ -72,3 +72,11 @@ class Supervisor:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout_s)
         self._tasks.clear()
+
+
+def _named(error: BaseException | None) -> BaseException | None:
+    """The first `HedgebotError` inside a task group's exception group, else the error."""
+    while isinstance(error, BaseExceptionGroup):
+        typed = error.subgroup(lambda e: isinstance(e, HedgebotError | BaseExceptionGroup))
+        error = (typed or error).exceptions[0]
+    return error

@@ -133,6 +133,15 @@ class Authenticator:
             raise RpcError(UNAUTHORIZED)
         return creds.account
 
+    def revoke(self, api_key: str) -> None:
+        """Delete an API key, as a user does on the website: its signatures and tokens stop
+        working at once (13004 invalid_credentials, 13009 unauthorized)."""
+        creds = self._by_key.pop(api_key, None)
+        if creds is None:
+            return
+        self._access = {t: e for t, e in self._access.items() if e[0] != creds.account}
+        self._refresh = {t: a for t, a in self._refresh.items() if a != creds.account}
+
     def logout(self, token: str) -> None:
         """Invalidate one access token."""
         self._access.pop(token, None)

@@ -112,3 +112,14 @@ def test_another_installations_order_halts_that_hedge_instrument_once() -> None:
     assert "installation ffffff" in halted[KEY]
     assert [(k, d["installation"]) for k, d in events] == [("fence.foreign_hedger", "ffffff")]
     assert inner.seen == ["hba1b2c3n1", "manual-42", "hbffffffn9", "hbffffffn9", "hbffffffn10"]
+
+
+async def test_a_typed_failure_inside_a_task_group_keeps_its_class() -> None:
+    """Streams run their watchers in a TaskGroup: the named failure is found inside the group."""
+    stop = asyncio.Event()
+    supervisor = Supervisor(stop=stop, notify=lambda k, d: None)
+    group = ExceptionGroup("watchers", [ValueError("noise"), AuthenticationFailed("revoked")])
+    supervisor.spawn("stream.account.main", _raises(group))
+    await asyncio.wait_for(stop.wait(), 5)
+    assert isinstance(supervisor.failure, AuthenticationFailed)
+    await supervisor.close(5)
