@@ -77,6 +77,6 @@ class Supervisor:
 def _named(error: BaseException | None) -> BaseException | None:
     """The first `HedgebotError` inside a task group's exception group, else the error."""
     while isinstance(error, BaseExceptionGroup):
-        typed = error.subgroup(lambda e: isinstance(e, HedgebotError | BaseExceptionGroup))
+        typed = error.subgroup(lambda e: isinstance(e, HedgebotError))
         error = (typed or error).exceptions[0]
     return error
