@@ -12,7 +12,8 @@ Invariants, checked from exit statuses and the journal itself (read-only):
 * ``lock``: never two processes trading on one state directory: of two started together, or a
   second started beside a running one, exactly one runs and the other exits 69 with one line;
 * ``intact``: after every ``kill -9`` the journal passes ``PRAGMA integrity_check`` and the next
-  process opens it (no exit 74);
+  process opens it (no exit 74); a journal damaged on purpose (cut short, bytes overwritten) is
+  either still usable or refused with exit 74 and one line, never modified, never a traceback;
 * ``kept``: every order and fill journaled before a kill is still journaled, unchanged in
   identity, after the restart (no journaled fact lost), and client ids never repeat;
 * ``halted``: after an operator halt and a crash, the restarted process journals no new order
@@ -63,6 +64,7 @@ class Kind(enum.StrEnum):
     RACE_START = "race_start"
     HALT_CRASH = "halt_crash"
     SIGNAL_STOP = "signal_stop"
+    CORRUPT_JOURNAL = "corrupt_journal"
 
 
 @dataclass
@@ -242,12 +244,47 @@ def _signal_stop(state: Path, rng: random.Random, result: Result) -> None:
         result.violate("exit", "daemon.stopped not journaled")
 
 
+def _corrupt_journal(state: Path, rng: random.Random, result: Result) -> None:
+    """kill -9, then damage the journal (bytes overwritten or the file cut short): the next
+    start either finds it intact and runs, or refuses it with exit 74 and one line, without
+    changing a byte of it. Never a traceback, never another status."""
+    daemon = start(state, args=("--duration", "600"), env=_env(state))
+    _started(daemon)
+    time.sleep(rng.uniform(0.0, 1.5))  # the moment of the crash
+    daemon.kill(signal.SIGKILL)
+    daemon.wait_exit(STOP_TIMEOUT_S)
+    for side in ("-wal", "-shm"):  # what a careless copy or a disk loses first
+        Path(f"{daemon.journal}{side}").unlink(missing_ok=True)
+    data = bytearray(daemon.journal.read_bytes())
+    if rng.random() < 0.5:
+        data = data[: rng.randrange(0, max(1, len(data)))]
+    else:
+        start_at = rng.randrange(0, max(1, len(data)))
+        for i in range(start_at, min(len(data), start_at + rng.randint(1, 4096))):
+            data[i] = rng.randrange(256)
+    daemon.journal.write_bytes(bytes(data))
+    before = daemon.journal.read_bytes()
+    again = start(state, args=("--duration", "2"), env=_env(state), name="again")
+    status = again.wait_exit(START_TIMEOUT_S)
+    lines = [x for x in again.stderr().splitlines() if x.startswith("hedgebot: ")]
+    if "Traceback" in again.stderr():
+        result.violate("intact", "a traceback instead of one line")
+    if status == 74:
+        if len(lines) != 1 or "state unusable" not in lines[0]:
+            result.violate("intact", f"exit 74 without its one line: {lines}")
+        if daemon.journal.read_bytes() != before:
+            result.violate("intact", "a refused journal was modified")
+    elif status != 0:
+        result.violate("exit", f"a damaged journal gave exit {status}: {lines[-1:]}")
+
+
 _RUNNERS = {
     Kind.KILL_RESTART: _kill_restart,
     Kind.SECOND_BESIDE: _second_beside,
     Kind.RACE_START: _race_start,
     Kind.HALT_CRASH: _halt_crash,
     Kind.SIGNAL_STOP: _signal_stop,
+    Kind.CORRUPT_JOURNAL: _corrupt_journal,
 }
 
 
