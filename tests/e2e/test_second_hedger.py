@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hedgebot.app import Runtime
 from hedgebot.config import load_settings
+from hedgebot.model.view import TurnView
 from tests.support.live_harness import (
     CONFIG,
     Watcher,
@@ -45,20 +46,22 @@ async def test_a_second_installation_on_the_same_account_never_sends(tmp_path: P
         settings = load_settings(CONFIG, environ=environ)
         assert settings.hedges["BTC"].target == 3.0 != base.hedges["BTC"].target
         second = Runtime(settings, live=True, observers=[])
-        fenced = Watcher(
-            lambda v: all(
-                r.trading.startswith("halted: another hedgebot") for r in v.underlyings.values()
-            )
-        )
+        fenced_turns: list[int] = []
+
+        def fenced_a_while(view: TurnView) -> bool:
+            """Both hedge instruments fenced, and five more turns wanting to hedge since."""
+            if all(
+                r.trading.startswith("halted: another hedgebot") for r in view.underlyings.values()
+            ):
+                fenced_turns.append(view.now_ms)
+            return len(fenced_turns) >= 6
+
+        fenced = Watcher(fenced_a_while)
         second.observers.append(fenced)
         stop = asyncio.Event()
         task = asyncio.create_task(second.run(stop))
         try:
-            await asyncio.wait_for(fenced.reached.wait(), 60)
-            # Let it turn a while longer, wanting to hedge, on fresh data.
-            turns = len(fenced.views)
-            while len(fenced.views) < turns + 5:
-                await asyncio.wait_for(second.engine.wake.wait(), 10)  # type: ignore[union-attr]
+            await asyncio.wait_for(fenced.reached.wait(), 90)
         finally:
             stop.set()
             await task
