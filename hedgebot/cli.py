@@ -43,23 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     risk = commands.add_parser("risk", help="one-shot risk report of the configured book")
     risk.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
 
-    for name, text in (
-        ("status", "show a running daemon's book"),
-        ("halt", "halt trading"),
-        ("resume", "resume trading"),
-        ("flatten-hedges", "halt, then close every hedge position"),
-    ):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("--url", default="http://127.0.0.1:9102", help="daemon HTTP endpoint")
-        if name != "status":
-            sub.add_argument(
-                "--token-env",
-                default="HEDGEBOT__HTTP__CONTROL_TOKEN",
-                help="environment variable holding the control token",
-            )
-        if name == "halt":
-            sub.add_argument("--reason", default=None, help="why (journaled and alerted)")
+    _add_operator_commands(commands)
 
+    # Its options belong to the local exchange's own parser: `main` hands every argument after
+    # `exchange-sim` to it (so `hedgebot exchange-sim --help` lists them); this entry only names
+    # the command in `hedgebot --help`.
     sim = commands.add_parser(
         "exchange-sim", help="local Deribit-protocol exchange (127.0.0.1)", add_help=False
     )
@@ -67,9 +55,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """status / halt / resume / flatten-hedges: clients of a running daemon's HTTP endpoint."""
+    from hedgebot.operator.control_client import TOKEN_ENV, TOKEN_FILE_ENV, default_url
+
+    for name, text in (
+        ("status", "show a running daemon's book"),
+        ("halt", "halt trading"),
+        ("resume", "resume trading"),
+        ("flatten-hedges", "halt, then close every hedge position"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument(
+            "--url",
+            default=None,
+            help=f"daemon HTTP endpoint (default {default_url({})}, or the port in "
+            "$HEDGEBOT__HTTP__PORT)",
+        )
+        if name != "status":
+            sub.add_argument(
+                "--token-env",
+                default=TOKEN_ENV,
+                help=f"environment variable holding the control token (default {TOKEN_ENV})",
+            )
+            sub.add_argument(
+                "--token-file",
+                type=Path,
+                default=None,
+                help=f"file holding the control token (default: the file in {TOKEN_FILE_ENV})",
+            )
+        if name == "halt":
+            sub.add_argument("--reason", default=None, help="why (journaled and alerted)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hedgebot`` command."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["exchange-sim"]:
+        return _exchange_sim(arguments[1:])
+    args = build_parser().parse_args(arguments)
     from hedgebot.model.errors import AuthenticationFailed, ConfigError
 
     try:
@@ -104,12 +128,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(asyncio.run(risk_report(config=args.config)))
         return 0
     if args.command == "exchange-sim":
-        # The one import of hedgebot_localvenues from the product, lazy so that no other command
-        # loads it (the named exception of the import contracts in pyproject.toml).
-        from hedgebot_localvenues.deribit import main as exchange_main
-
-        return exchange_main(args.rest)
+        return _exchange_sim(args.rest)
     return _remote(args)
+
+
+def _exchange_sim(argv: Sequence[str]) -> int:
+    # The one import of hedgebot_localvenues from the product, lazy so that no other command
+    # loads it (the named exception of the import contracts in pyproject.toml).
+    from hedgebot_localvenues.deribit import main as exchange_main
+
+    try:
+        return exchange_main(list(argv))
+    except SystemExit as exc:  # argparse: --help (0) or a bad option (2)
+        return exc.code if isinstance(exc.code, int) else 2
 
 
 def _check_config(path: Path) -> int:
@@ -124,16 +155,23 @@ def _check_config(path: Path) -> int:
 
 
 def _remote(args: argparse.Namespace) -> int:
+    """A client command: one line on stdout when it worked; one line on stderr and the status
+    of `control_client.ControlError.exit_status` when it did not (docs/operator.md)."""
     import os
 
     from hedgebot.operator import control_client
 
-    if args.command == "status":
-        print(control_client.render_status_table(control_client.fetch_status(args.url)))
-        return 0
-    token = os.environ.get(args.token_env, "")
-    reason = getattr(args, "reason", None)
-    print(control_client.send_control(args.url, args.command, token, reason=reason))
+    url = args.url or control_client.default_url(os.environ)
+    try:
+        if args.command == "status":
+            print(control_client.render_status_table(control_client.fetch_status(url)))
+            return 0
+        token = control_client.read_token(os.environ, env=args.token_env, file=args.token_file)
+        reason = getattr(args, "reason", None)
+        print(control_client.send_control(url, args.command, token, reason=reason))
+    except control_client.ControlError as exc:
+        print(f"hedgebot {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_status
     return 0
 
 

@@ -229,6 +229,9 @@ class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9102, ge=0, le=65535)
     control_token: SecretStr | None = None
+    control_token_file: Path | None = None
+    """The control token from a file (systemd credential, container secret); control routes are
+    disabled when neither this nor ``control_token`` (environment only) is set."""
 
 
 class Settings(BaseSettings):
