@@ -326,6 +326,8 @@ class Engine:
             fills=self.executor.stats.fills.get(underlying, 0),
             decision=decision.reason,
             trading=trading,
+            fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
+            rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
@@ -347,6 +349,8 @@ class Engine:
             fills=self.executor.stats.fills.get(underlying, 0),
             decision=reason,
             trading="waiting for data",
+            fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
+            rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
         )
 
     def _journal_decision(

@@ -29,6 +29,10 @@ class UnderlyingView:
     decision: str
     trading: str
     """"active", or why this underlying does not trade now."""
+    fees_usd: float = 0.0
+    """Fees paid on hedge fills since start, USD at each fill's price."""
+    rebates_usd: float = 0.0
+    """Rebates earned on hedge fills since start, USD at each fill's price (positive)."""
 
     @property
     def outside_band(self) -> bool:
@@ -84,6 +88,8 @@ class TurnView:
                     "decision": u.decision,
                     "trading": u.trading,
                     "outside_band": u.outside_band,
+                    "fees_usd": u.fees_usd,
+                    "rebates_usd": u.rebates_usd,
                 }
                 for name, u in self.underlyings.items()
             },

@@ -85,6 +85,8 @@ class OperatorSurface:
         self._margin: dict[str, MarginAlertState] = {}
         self._stale: set[str] = set()
         self._counts: dict[tuple[str, str], int] = {}
+        self._fees_seen: dict[str, tuple[float, float]] = {}
+        metrics.declare(underlyings=settings.hedges, venues=settings.venues)
         self._reconnects: dict[str, int] = {}
         self._view: TurnView | None = None
         self._last_turn_monotonic: float | None = None
@@ -137,7 +139,12 @@ class OperatorSurface:
                 vega=row.vega,
             )
             self._count(name, "orders", row.hedge_orders, metrics.record_order)
-            self._count(name, "fills", row.fills, lambda u: metrics.record_fill(u, fee_usd=0.0))
+            self._count(name, "fills", row.fills, metrics.record_fill_count)
+            paid, earned = self._fees_seen.get(name, (0.0, 0.0))
+            metrics.record_fees(
+                name, fees_usd=row.fees_usd - paid, rebates_usd=row.rebates_usd - earned
+            )
+            self._fees_seen[name] = (max(paid, row.fees_usd), max(earned, row.rebates_usd))
             age = self._state.quote_age_s(self._hedge_key(name))
             metrics.record_data_age(f"{name}.hedge_quote", min(age, 1e9))
             self._staleness(f"{name}.market", age)
