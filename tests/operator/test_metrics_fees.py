@@ -27,6 +27,10 @@ COUNTERS = (
 )
 
 
+Samples = dict[tuple[str, str], float]
+JournalFees = tuple[int, dict[str, float], dict[str, float]]
+
+
 def _samples(text: str) -> dict[tuple[str, str], float]:
     """(metric family, its one label value) -> value, for the `_total` samples of counters."""
     out: dict[tuple[str, str], float] = {}
@@ -54,7 +58,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _journal_fees(path: Path) -> tuple[int, dict[str, float], dict[str, float]]:
+def _journal_fees(path: Path) -> JournalFees:
     """Fill count, fees paid and rebates earned per underlying, in USD at each fill's price."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         rows = db.execute(
@@ -108,7 +112,7 @@ async def test_metrics_fees_match_the_journal_after_a_run(tmp_path: Path) -> Non
                 except aiohttp.ClientConnectionError:
                     return None
 
-            async def agreeing() -> tuple[dict[tuple[str, str], float], tuple[object, ...]]:
+            async def agreeing() -> tuple[Samples, JournalFees]:
                 nonlocal first
                 while True:
                     samples = await scrape()
