@@ -30,7 +30,7 @@ from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import BookState
 from hedgebot.model.account import AccountSnapshot, MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey
-from hedgebot.model.view import AccountView, TurnView, UnderlyingView
+from hedgebot.model.view import AccountView, TradingDetail, TurnView, UnderlyingView
 
 log = structlog.get_logger("hedgebot.daemon.engine")
 
@@ -74,6 +74,11 @@ class Gatekeeper(Protocol):
 
     def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
         """Update risk-based state (kill switch, margin) and return the trading state."""
+        ...
+
+    @property
+    def trading_detail(self) -> TradingDetail:
+        """The trading state with its reason, origin and time."""
         ...
 
 
@@ -170,6 +175,9 @@ class Engine:
             underlyings=rows,
             accounts=tuple(accounts),
             decision_latency_s=latency,
+            trading_reason=self.gatekeeper.trading_detail.reason,
+            trading_origin=self.gatekeeper.trading_detail.origin,
+            trading_since_ms=self.gatekeeper.trading_detail.since_ms,
         )
         if now >= self._next_risk_ms:
             self._journal_risk(view)
@@ -288,7 +296,8 @@ class Engine:
         )
         decision = decide(leg.rule, inputs)
         per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
-        trading = "active"
+        # a halt or REDUCING applies to every row, whether or not this turn wanted a hedge
+        trading = "active" if self.trading_state == "active" else self.trading_state
         if decision.action is Action.HEDGE:
             check = OrderCheck(
                 leg=leg,

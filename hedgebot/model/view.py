@@ -55,6 +55,17 @@ class AccountView:
     data_age_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class TradingDetail:
+    """The trading state as the operator sees it: why, decided by whom, since when."""
+
+    state: str
+    reason: str
+    origin: str
+    """"start", "operator", "kill switch" or "margin"."""
+    since_ms: int | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TurnView:
     """The book after one turn of the hedge loop."""
@@ -65,6 +76,12 @@ class TurnView:
     underlyings: Mapping[str, UnderlyingView]
     accounts: tuple[AccountView, ...]
     decision_latency_s: float
+    trading_reason: str = ""
+    """Why trading is in this state (empty while active since start-up)."""
+    trading_origin: str = "start"
+    """Who decided it: "start", "operator", "kill switch" or "margin"."""
+    trading_since_ms: int | None = None
+    """When it entered this state (None: since start-up)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form (used by /status)."""
@@ -72,6 +89,9 @@ class TurnView:
             "now_ms": self.now_ms,
             "mode": self.mode,
             "trading_state": self.trading_state,
+            "trading_reason": self.trading_reason,
+            "trading_origin": self.trading_origin,
+            "trading_since_ms": self.trading_since_ms,
             "decision_latency_ms": self.decision_latency_s * 1000,
             "underlyings": {
                 name: {
