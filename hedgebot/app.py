@@ -240,8 +240,10 @@ class Runtime:
 
     def notify(self, kind: str, detail: Mapping[str, object]) -> None:
         """Record an operational event: journal, log, counters (alerts hook in here)."""
-        if kind == "order.accepted":
+        if kind == "order.accepted":  # every order: neither journaled nor logged
             self.gatekeeper.order_accepted(str(detail.get("underlying", "")))
+            for listener in self.event_listeners:
+                listener(kind, detail)  # resolves an open order.rejected alert
             return
         self.events[kind] = self.events.get(kind, 0) + 1
         self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)

@@ -95,6 +95,8 @@ class _Underlying:
     tracker: BandTracker = field(default_factory=BandTracker)
     last_hedge_ms: int | None = None
     last_reason_kind: str = ""
+    unvalued: bool = False
+    """`risk.unvalued` was sent and `risk.valued` not yet."""
 
 
 class Engine:
@@ -278,6 +280,9 @@ class Engine:
         if not quote.mark_price > 0:
             reason = f"cannot value the book: {key} has no mark price"
             return self._hold_view(underlying, leg, reason)
+        if per.unvalued:
+            per.unvalued = False
+            self.notify("risk.valued", {"underlying": underlying})
         in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), quote.mark_price)
         position = futures_delta(
             leg.instrument, self.state.position(leg.account, key), quote.mark_price
@@ -344,6 +349,7 @@ class Engine:
         if per.last_reason_kind != "unvalued":
             self.notify("risk.unvalued", {"underlying": underlying, "reason": reason})
             per.last_reason_kind = "unvalued"
+            per.unvalued = True
         return UnderlyingView(
             underlying=underlying,
             price=0.0,

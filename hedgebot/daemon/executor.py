@@ -365,7 +365,8 @@ class Executor(OrderListener):
             return
         if found is not None:
             self._apply(active, FoundByLookup(update=found, at_ms=now))
-            log.info("order.found", client_id=order.client_id, status=found.status.value)
+            detail = {"underlying": active.underlying, "client_id": order.client_id}
+            self._observer("order.found", {**detail, "status": found.status.value})
             return
         self._apply(active, LookupMissed(at_ms=now))
         attempts = active.order.lookup_attempts
