@@ -59,7 +59,7 @@ def test_status_line_names_state_reason_deltas_with_units_and_margin() -> None:
     assert line.startswith("HALTED (operator: maintenance) | ")
     assert "BTC +0.012/±0.050 coin" in line
     assert "ETH -1.500/±0.800 coin OUTSIDE" in line
-    assert "MM/equity" in line and "(deribit-main/BTC)" in line
+    assert "MM/equity 12.5% (deribit-main/BTC)" in line
 
 
 def test_status_is_sent_on_change_not_every_turn(
