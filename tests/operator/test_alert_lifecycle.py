@@ -44,7 +44,7 @@ def test_each_condition_opens_once_and_resolves_once(
     surface_and_alerts: tuple[OperatorSurface, RecordingDispatcher],
 ) -> None:
     surface, alerts = surface_and_alerts
-    btc = {"underlying": "BTC"}
+    btc: dict[str, object] = {"underlying": "BTC"}
     events: list[tuple[str, dict[str, object]]] = [
         ("order.accepted", btc),  # nothing open: nothing sent
         ("order.rejected", {**btc, "reason": "insufficient funds"}),
