@@ -425,10 +425,8 @@ async def run_daemon(
         resume=runtime.resume,
         flatten=runtime.flatten,
     )
-    runtime.observers += [
-        ConsoleStatus(interval_s=settings.log.status_interval_s, table=table),
-        surface,
-    ]
+    console = ConsoleStatus(interval_s=settings.log.status_interval_s, table=table)
+    runtime.observers += [console, surface]
     runtime.event_listeners.append(surface.on_event)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -460,6 +458,7 @@ async def run_daemon(
             summary = await runtime.run(stop)
         finally:
             begin_stop()  # already sent unless the run ended by itself
+            console.close()
             await alerts.aclose()
             alert_task.cancel()
     if summary_path is not None:

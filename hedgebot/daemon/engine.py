@@ -24,7 +24,7 @@ from hedgebot.clock import Clock
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
-from hedgebot.core.units import futures_delta, lot_in_coin
+from hedgebot.core.units import amount_unit, futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import BookState
@@ -315,6 +315,13 @@ class Engine:
                 account_age_s=self.state.account_age_s(leg.account),
                 margin=self._margin_of(leg),
             )
+            # before the executor's hedge.submitted: decided, then sent
+            log.info(
+                "hedge.decided",
+                underlying=underlying,
+                order_coin=round(decision.order_delta, 8),
+                reason=decision.reason,
+            )
             veto = self.gatekeeper.veto(check)
             if veto is None and self.executor.place(
                 leg, order_delta=decision.order_delta, quote=quote
@@ -342,6 +349,9 @@ class Engine:
             trading=trading,
             fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
             rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
+            hedge_position=self.state.position(leg.account, key),
+            hedge_position_unit=amount_unit(leg.instrument),
+            hedge_position_coin=position,
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
@@ -385,8 +395,6 @@ class Engine:
             band=decision.band,
             reason=decision.reason,
         )
-        if decision.action is Action.HEDGE:
-            log.info("hedge.decided", underlying=underlying, reason=decision.reason)
 
     def _journal_risk(self, view: TurnView) -> None:
         for name, row in view.underlyings.items():

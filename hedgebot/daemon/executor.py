@@ -43,7 +43,7 @@ from hedgebot.core.lifecycle import (
 )
 from hedgebot.core.policy import HedgeRule
 from hedgebot.core.run_stats import fee_usd
-from hedgebot.core.units import coin_to_amount
+from hedgebot.core.units import amount_unit, coin_to_amount
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
 from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
@@ -188,6 +188,7 @@ class Executor(OrderListener):
             instrument=str(instrument.key),
             side=side.value,
             amount=amount,
+            amount_unit=amount_unit(instrument),
             limit=request.limit_price,
         )
         active.task = asyncio.create_task(self._send(active, leg.order_timeout_ms))

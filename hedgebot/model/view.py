@@ -29,6 +29,12 @@ class UnderlyingView:
     decision: str
     trading: str
     """"active", or why this underlying does not trade now."""
+    hedge_position: float = 0.0
+    """The hedge instrument's position as the venue reports it, in `hedge_position_unit`."""
+    hedge_position_unit: str = "coin"
+    """"coin" or "USD face" (inverse contracts)."""
+    hedge_position_coin: float = 0.0
+    """The same position as coin delta."""
     fees_usd: float = 0.0
     """Fees paid on hedge fills since start, USD at each fill's price."""
     rebates_usd: float = 0.0
@@ -108,6 +114,9 @@ class TurnView:
                     "decision": u.decision,
                     "trading": u.trading,
                     "outside_band": u.outside_band,
+                    "hedge_position": u.hedge_position,
+                    "hedge_position_unit": u.hedge_position_unit,
+                    "hedge_position_coin": u.hedge_position_coin,
                     "fees_usd": u.fees_usd,
                     "rebates_usd": u.rebates_usd,
                 }
