@@ -1,4 +1,5 @@
-"""Command line: ``hedgebot run | check-config | risk | status | halt | resume | exchange-sim``.
+"""Command line: ``hedgebot run | check-config | init | risk | status | halt | resume |
+flatten-hedges | exchange-sim``.
 
 Owns argument parsing and exit codes only; every command's work lives elsewhere and is imported
 lazily, so ``--help``, ``--version`` and ``check-config`` never import ccxt. A configuration
@@ -19,6 +20,7 @@ from hedgebot import __version__
 
 EX_CONFIG = 78
 EX_NOPERM = 77
+EX_CANTCREAT = 73
 DEFAULT_CONFIG = Path("config/hedgebot.toml")
 
 
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the hedging daemon")
-    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config file")
+    run.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     run.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
     run.add_argument("--summary-json", type=Path, default=None, help="write the run summary here")
     run.add_argument("--live", action="store_true", help="required (with mode=live) to trade")
@@ -41,7 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path)
 
     risk = commands.add_parser("risk", help="one-shot risk report of the configured book")
-    risk.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    risk.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+
+    init = commands.add_parser("init", help="write a commented starter config to edit")
+    init.add_argument("path", type=Path, nargs="?", default=Path("hedgebot.toml"))
+    init.add_argument(
+        "--kind",
+        choices=sorted(STARTERS),
+        default="simulated",
+        help="simulated exchange (default), paper trading on Deribit's real data, or live",
+    )
 
     _add_operator_commands(commands)
 
@@ -88,6 +99,52 @@ def _add_operator_commands(commands: argparse._SubParsersAction[argparse.Argumen
             sub.add_argument("--reason", default=None, help="why (journaled and alerted)")
 
 
+STARTERS = {
+    "simulated": "hedgebot.toml",
+    "paper-deribit": "paper-deribit.toml",
+    "live-deribit": "live-deribit.toml",
+}
+"""`hedgebot init --kind` -> the starter config shipped in hedgebot/defaults/."""
+_CONFIG_HELP = (
+    f"TOML config file (default {DEFAULT_CONFIG} when it exists, else the packaged simulated "
+    "book, so that `hedgebot run` works in any directory)"
+)
+
+
+def _config(path: Path | None) -> Path:
+    """The --config given, else ./config/hedgebot.toml, else the packaged default book."""
+    if path is not None:
+        return path
+    if DEFAULT_CONFIG.is_file():
+        return DEFAULT_CONFIG
+    return _packaged(STARTERS["simulated"])
+
+
+def _packaged(name: str) -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("hedgebot") / "defaults" / name))
+
+
+def _init(path: Path, kind: str) -> int:
+    """Write a starter config (owner-only, never over an existing file)."""
+    import os
+
+    text = _packaged(STARTERS[kind]).read_text(encoding="utf-8")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"hedgebot init: {path} exists; not overwriting it", file=sys.stderr)
+        return EX_CANTCREAT
+    except OSError as exc:
+        print(f"hedgebot init: cannot create {path}: {exc.strerror}", file=sys.stderr)
+        return EX_CANTCREAT
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text.replace("THIS_FILE", str(path)))
+    print(f"wrote {path} ({kind}); edit it, then: hedgebot check-config {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hedgebot`` command."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -111,12 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return _check_config(args.path)
+    if args.command == "init":
+        return _init(args.path, args.kind)
     if args.command == "run":
         from hedgebot.app import run_daemon
 
         return asyncio.run(
             run_daemon(
-                config=args.config,
+                config=_config(args.config),
                 duration_s=args.duration,
                 summary_path=args.summary_json,
                 live_flag=args.live,
@@ -125,7 +184,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "risk":
         from hedgebot.app import risk_report
 
-        print(asyncio.run(risk_report(config=args.config)))
+        print(asyncio.run(risk_report(config=_config(args.config))))
         return 0
     if args.command == "exchange-sim":
         return _exchange_sim(args.rest)
