@@ -237,14 +237,23 @@ def render_status_table(status: Mapping[str, object]) -> str:
 
 
 def _headline(status: Mapping[str, object]) -> str:
-    parts = [f"trading state: {status.get('trading_state', '-')}"]
+    state = f"trading state: {status.get('trading_state', '-')}"
+    reason, origin = status.get("trading_reason"), status.get("trading_origin")
+    if reason and status.get("trading_state") != "active":
+        since = status.get("trading_since_ms")
+        when = f", since {_utc(since)} UTC" if isinstance(since, int) else ""
+        state += f" ({origin}: {reason}{when})"
+    parts = [state]
     if "mode" in status:
         parts.append(f"mode: {status['mode']}")
     now_ms = status.get("now_ms")
     if isinstance(now_ms, int):
-        moment = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
-        parts.append(f"as of {moment:%Y-%m-%d %H:%M:%S} UTC")
+        parts.append(f"as of {_utc(now_ms)} UTC")
     return "   ".join(parts)
+
+
+def _utc(ms: int) -> str:
+    return f"{dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC):%Y-%m-%d %H:%M:%S}"
 
 
 def _field(row: object, key: str) -> object:

@@ -123,3 +123,19 @@ def test_shipped_configs_listen_where_the_cli_looks() -> None:
     for path in sorted((ROOT / "config").glob("*.toml")):
         port = tomllib.loads(path.read_text())["http"]["port"]
         assert default_url({}) == f"http://127.0.0.1:{port}", path.name
+
+
+def test_status_table_says_why_trading_is_halted() -> None:
+    from hedgebot.operator.control_client import render_status_table
+    from tests.operator.test_http_api import book_view
+
+    status = book_view().to_dict() | {
+        "trading_state": "halted",
+        "trading_reason": "maintenance",
+        "trading_origin": "operator",
+        "trading_since_ms": 1_772_409_600_000,
+    }
+    first = render_status_table(status).splitlines()[0]
+    assert first.startswith(
+        "trading state: halted (operator: maintenance, since 2026-03-02 00:00:00 UTC)"
+    )
