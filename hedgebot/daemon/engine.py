@@ -315,14 +315,14 @@ class Engine:
                 account_age_s=self.state.account_age_s(leg.account),
                 margin=self._margin_of(leg),
             )
-            # before the executor's hedge.submitted: decided, then sent
-            log.info(
-                "hedge.decided",
-                underlying=underlying,
-                order_coin=round(decision.order_delta, 8),
-                reason=decision.reason,
-            )
             veto = self.gatekeeper.veto(check)
+            if veto is None:  # before the executor's hedge.submitted: decided, then sent
+                log.info(
+                    "hedge.decided",
+                    underlying=underlying,
+                    order_coin=round(decision.order_delta, 8),
+                    reason=decision.reason,
+                )
             if veto is None and self.executor.place(
                 leg, order_delta=decision.order_delta, quote=quote
             ):

@@ -118,7 +118,7 @@ class Gatekeeper:
             self._summary_due_ms = now_ms + REFUSAL_SUMMARY_MS
         elif now_ms >= self._summary_due_ms:
             if self._repeats:
-                log.info(
+                log.warning(
                     "guard.refusals",
                     period_s=REFUSAL_SUMMARY_MS // 1000,
                     repeats={f"{u}: {r}": n for (u, r), n in sorted(self._repeats.items())},
