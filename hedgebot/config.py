@@ -367,7 +367,10 @@ def _is_union_tag(part: object) -> bool:
 
 
 def world_readable_warning(path: Path) -> str | None:
-    """A warning when the config file can be read by other users (it may hold sensitive data)."""
+    """A warning when the config file can be read by other users (it may hold sensitive data);
+    never for the starter books shipped with hedgebot (hedgebot/defaults), which hold none."""
+    if path.resolve().parent == Path(__file__).resolve().parent / "defaults":
+        return None
     try:
         mode = path.stat().st_mode
     except OSError:

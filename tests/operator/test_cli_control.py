@@ -139,3 +139,22 @@ def test_status_table_says_why_trading_is_halted() -> None:
     assert first.startswith(
         "trading state: halted (operator: maintenance, since 2026-03-02 00:00:00 UTC)"
     )
+
+
+def test_help_works_on_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hedgebot COMMAND --help` prints usage and exits 0 for every command `hedgebot --help`
+    lists, exchange-sim included (its options come from the local exchange's parser)."""
+    import argparse
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert "exchange-sim" in commands.choices
+    for name in commands.choices:
+        try:
+            status = cli.main([name, "--help"])
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        out = capsys.readouterr().out
+        assert status == 0, name
+        assert out.startswith(f"usage: hedgebot {name}"), name
+    assert "--port" in (cli.main(["exchange-sim", "--help"]), capsys.readouterr().out)[1]

@@ -53,6 +53,7 @@ def test_run_works_in_an_empty_directory(tmp_path: Path) -> None:
     done = _hedgebot("run", "--duration", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "config file not found" not in done.stderr
+    assert "readable by other users" not in done.stderr  # the shipped book holds no secrets
     assert list((tmp_path / "state").glob("journal-paper.sqlite"))
 
 
