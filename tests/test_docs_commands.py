@@ -14,7 +14,8 @@ matching rule wins), and a new rule is one line:
   ports the docs show (8765 for the local exchange, 9102 for the daemon's endpoint) become free
   ports picked per document, in the commands and in the copied config files alike; every
   command also gets ``HEDGEBOT__HTTP__PORT`` set to that port (the daemon and the CLI both read
-  it), so parallel test runs on one machine never collide.
+  it), so parallel test runs on one machine never collide. A ``hedgebot run`` that finishes by
+  itself gets a port of its own, so it can run beside a daemon the document started.
 * `SERVERS`: long-running commands (the local exchange, ``hedgebot run`` without
   ``--duration``). Each is started, waited for until its output matches the ready pattern, kept
   running for the rest of its document (later commands talk to it), then stopped with SIGTERM:
@@ -231,11 +232,14 @@ class Workspace:
         return True
 
     def run(self, command: DocCommand, text: str) -> None:
+        env = self.env
+        if re.search(r"\bhedgebot run\b", text):  # a one-shot daemon beside a running one
+            env = {**env, "HEDGEBOT__HTTP__PORT": str(_free_port())}
         try:
             done = subprocess.run(
                 ["bash", "-c", text],
                 cwd=self.cwd,
-                env=self.env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
