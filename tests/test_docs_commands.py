@@ -7,15 +7,18 @@ the interpreter running the tests (so ``.venv/bin/hedgebot`` and a bare ``hedgeb
 A command passes when it exits 0 within `TIMEOUT_S` and prints no Python traceback.
 
 Adding a command to the docs needs nothing here when it finishes by itself within a few
-seconds. Otherwise one rule of the tables below applies (checked top to bottom; the first
-matching rule wins), and a new rule is one line:
+minutes. Otherwise a one-line rule in one of the tables below handles it. For each command, in
+this order: `NOT_RUN` (skipped, with the reason), a shell built-in, `INSTEAD`, then `REWRITES`,
+then `SERVERS` (else it is run to completion):
 
-* `REWRITES`: applied to every command. ``--duration N`` becomes ``--duration 5``; the fixed
-  ports the docs show (8765 for the local exchange, 9102 for the daemon's endpoint) become free
-  ports picked per document, in the commands and in the copied config files alike; every
-  command also gets ``HEDGEBOT__HTTP__PORT`` set to that port (the daemon and the CLI both read
-  it), so parallel test runs on one machine never collide. A ``hedgebot run`` that finishes by
-  itself gets a port of its own, so it can run beside a daemon the document started.
+* `REWRITES`: applied to every command and to the copied config files. ``--duration N``
+  becomes ``--duration 5``; the fixed ports the docs show (8765 for the local exchange, 9102 for
+  the daemon's endpoint) become free ports picked per document, and every command also gets
+  ``HEDGEBOT__HTTP__PORT`` set to that port (the daemon and the CLI both read it), so parallel
+  test runs on one machine never collide. A ``hedgebot run`` that finishes by itself gets a port
+  of its own, so it can run beside a daemon the document started. A document showing another
+  fixed port (a second local exchange, say) adds a line mapping it to a new ``{name_port}``
+  placeholder, and a free port for it in ``Workspace.__init__``.
 * `SERVERS`: long-running commands (the local exchange, ``hedgebot run`` without
   ``--duration``). Each is started, waited for until its output matches the ready pattern, kept
   running for the rest of its document (later commands talk to it), then stopped with SIGTERM:
@@ -68,7 +71,7 @@ REWRITES: tuple[tuple[str, str], ...] = (
 free ports of the document's run."""
 
 SERVERS: tuple[tuple[str, str], ...] = (
-    (r"\bhedgebot exchange-sim\b(?!.*--help)", r"deribit-sim listening"),
+    (r"\bhedgebot exchange-sim\b(?!.*--help)", r"-sim listening"),
     (r"\bhedgebot run\b(?!.*--duration)", r'"event": "daemon\.started"'),
 )
 """(command pattern, ready pattern in its output): started, kept for the document, stopped."""
