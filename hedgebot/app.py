@@ -22,7 +22,7 @@ import dataclasses
 import gc
 import json
 import signal
-from collections.abc import Awaitable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -269,8 +269,10 @@ class Runtime:
 
     def notify(self, kind: str, detail: Mapping[str, object]) -> None:
         """Record an operational event: journal, log, counters (alerts hook in here)."""
-        if kind == "order.accepted":
+        if kind == "order.accepted":  # every order: neither journaled nor logged
             self.gatekeeper.order_accepted(str(detail.get("underlying", "")))
+            for listener in self.event_listeners:
+                listener(kind, detail)  # resolves an open order.rejected alert
             return
         self.events[kind] = self.events.get(kind, 0) + 1
         try:
@@ -456,9 +458,24 @@ class Runtime:
         self.journal.close()
 
 
-def _on_signal(signum: int, stop: asyncio.Event) -> None:
-    log.warning("daemon.signal", signal=signal.Signals(signum).name, action="stopping cleanly")
-    stop.set()
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
+    """SIGTERM, SIGINT and SIGHUP stop cleanly; returns the stop action (also for --duration).
+
+    SIGHUP (a closed terminal, `systemctl kill -s HUP`) does not reload: the configuration is
+    read again by a restart, through the start-up gates."""
+
+    def begin_stop() -> None:
+        if not stop.is_set():
+            sd_notify.stopping()  # as shutdown begins, not once it is over
+        stop.set()
+
+    def on_signal(signum: int) -> None:
+        log.warning("daemon.signal", signal=signal.Signals(signum).name, action="stopping cleanly")
+        begin_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, on_signal, signum)
+    return begin_stop
 
 
 async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) -> None:
@@ -473,7 +490,10 @@ async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) ->
 
 def _register_secrets(settings: Settings, *, live: bool) -> None:
     """Mask every configured secret in logs; key files are read only in live mode."""
-    secrets = [settings.http.control_token, *settings.alerts.urls]
+    secrets = [
+        read_secret(settings.http.control_token, settings.http.control_token_file),
+        *settings.alerts.urls,
+    ]
     for venue in settings.venues.values():
         secrets += [venue.api_key, venue.api_secret]
         secrets += url_credentials(venue.rest_url) + url_credentials(venue.ws_url)
@@ -524,19 +544,14 @@ async def run_daemon(
         resume=runtime.resume,
         flatten=runtime.flatten,
     )
-    runtime.observers += [
-        ConsoleStatus(interval_s=settings.log.status_interval_s, table=table),
-        surface,
-    ]
+    console = ConsoleStatus(interval_s=settings.log.status_interval_s, table=table)
+    runtime.observers += [console, surface]
     runtime.event_listeners.append(surface.on_event)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        # SIGHUP (a closed terminal, `systemctl kill -s HUP`) stops cleanly like SIGTERM: the
-        # configuration is read again by the restart, through the start-up gates.
-        loop.add_signal_handler(signum, _on_signal, signum, stop)
+    begin_stop = _stop_on_signals(loop, stop)
     if duration_s is not None:
-        loop.call_later(duration_s, stop.set)
+        loop.call_later(duration_s, begin_stop)
     alert_task = asyncio.create_task(alerts.run())
     async with contextlib.AsyncExitStack() as stack:
         if settings.http.enabled:
@@ -545,14 +560,17 @@ async def run_daemon(
                 metrics,
                 host=settings.http.host,
                 port=settings.http.port,
-                control_token=settings.http.control_token,
+                control_token=read_secret(
+                    settings.http.control_token, settings.http.control_token_file
+                ),
             )
             await stack.enter_async_context(server)
             log.info("http.listening", url=server.url)
         try:
             summary = await runtime.run(stop)
         finally:
-            sd_notify.stopping()
+            begin_stop()  # already sent unless the run ended by itself
+            console.close()
             await alerts.aclose()
             alert_task.cancel()
     if summary_path is not None:

@@ -239,6 +239,9 @@ class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9102, ge=0, le=65535)
     control_token: SecretStr | None = None
+    control_token_file: Path | None = None
+    """The control token from a file (systemd credential, container secret); control routes are
+    disabled when neither this nor ``control_token`` (environment only) is set."""
 
 
 class Settings(BaseSettings):
@@ -442,7 +445,10 @@ def config_permission_warning(path: Path) -> str | None:
     """A warning when other users may change the config file (they would change the hedges).
 
     Being readable is fine: the file never holds a secret (they are refused), and the
-    documented systemd install (``DynamicUser=yes``) must be able to read a root-owned file."""
+    documented systemd install (``DynamicUser=yes``) must be able to read a root-owned file.
+    Never for the starter books shipped with hedgebot (hedgebot/defaults)."""
+    if path.resolve().parent == Path(__file__).resolve().parent / "defaults":
+        return None
     try:
         mode = path.stat().st_mode
     except OSError:

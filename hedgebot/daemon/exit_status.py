@@ -27,12 +27,16 @@ class ExitStatus(enum.IntEnum):
 
     OK = 0
     """Stopped as asked (SIGTERM, SIGINT, SIGHUP, ``--duration``)."""
+    FAILED = 1
+    """A client command (status, halt, resume, flatten-hedges) failed for another reason."""
     BAD_DATA = 65
     """A venue sent data hedgebot cannot use at start-up (EX_DATAERR)."""
     ALREADY_RUNNING = 69
     """Another hedgebot holds the state directory, or took the journal over (EX_UNAVAILABLE)."""
     INTERNAL = 70
     """A bug, or a long-lived task died (EX_SOFTWARE): restarted through the start-up gates."""
+    CANT_CREATE = 73
+    """``hedgebot init``: the file exists or cannot be created (EX_CANTCREAT)."""
     STATE_UNUSABLE = 74
     """Journal corrupt, from a newer release, read-only, or a write failed: disk full (EX_IOERR)."""
     VENUE_UNAVAILABLE = 75

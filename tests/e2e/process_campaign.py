@@ -336,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--kinds", nargs="+", choices=[k.value for k in Kind], default=None)
+    parser.add_argument(
+        "--from", dest="first", type=int, default=1, help="resume the plan at scenario N"
+    )
     args = parser.parse_args(argv)
     kinds = tuple(Kind(k) for k in args.kinds) if args.kinds else tuple(Kind)
     started = time.monotonic()
@@ -344,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             futures = [
                 pool.submit(run_scenario, kind, seed, work)
-                for kind, seed in plan(args.scenarios, args.seed, kinds)
+                for kind, seed in plan(args.scenarios, args.seed, kinds)[args.first - 1 :]
             ]
             results = []
             for future in futures:
@@ -353,8 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flag = "ok" if not r.violations and not r.error else "FAIL"
                 detail = r.error or "; ".join(f"{k}: {v[0]}" for k, v in r.violations.items())
                 print(
-                    f"{len(results):4d} {r.kind.value:<15} seed={r.seed:<11} {r.seconds:5.1f}s "
-                    f"{flag} {detail}",
+                    f"{len(results) + args.first - 1:4d} {r.kind.value:<15} seed={r.seed:<11} "
+                    f"{r.seconds:5.1f}s {flag} {detail}",
                     flush=True,
                 )
     print(table(results))
