@@ -66,7 +66,7 @@ _RESOLVING_EVENTS: Mapping[str, tuple[str, str]] = {
 }
 """Engine event -> (alert key, title) of the RESOLVED it sends when that key is open."""
 
-RESOLVED_BY_RESUME: tuple[str, ...] = ("hedge.failing.", "order.unknown.")
+RESOLVED_BY_RESUME: tuple[str, ...] = ("hedge.failing.", "order.unknown.", "fence.")
 """Open alerts whose keys start so are resolved by an operator resume (trading.state resolves
 when the state is back to active)."""
 
@@ -76,6 +76,11 @@ CONDITION_ALERT_KEYS: tuple[str, ...] = (
     "venue.disconnected.{venue}",
 )
 """Alerts the surface raises and resolves itself from each turn's figures."""
+
+
+ONE_SHOT_KEYS: tuple[str, ...] = ("lifecycle.failed",)
+"""Alerts about the process's own end (a task died, the journal failed): the process exits, so
+nothing is left to resolve them; the restarted process's `lifecycle.startup` says it runs again."""
 
 
 def alert_keys() -> frozenset[str]:
@@ -95,7 +100,11 @@ def unresolvable_keys() -> frozenset[str]:
     }
     resolvable = {key for key, _ in _RESOLVING_EVENTS.values()} | {"trading.state"}
     return frozenset(
-        key for key in opening if key not in resolvable and not key.startswith(RESOLVED_BY_RESUME)
+        key
+        for key in opening
+        if key not in resolvable
+        and not key.startswith(RESOLVED_BY_RESUME)
+        and key not in ONE_SHOT_KEYS
     )
 
 
