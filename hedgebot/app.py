@@ -62,6 +62,8 @@ from hedgebot.venue_wiring import Venues, ccxt_venues
 from hedgebot.venues.ports import Broker, MarketFeed
 
 if TYPE_CHECKING:
+    from hedgebot.backtest.book import BacktestBook
+    from hedgebot.backtest.request import BacktestRequest
     from hedgebot.venues.sim.settings import UnderlyingSettings
 
 log = structlog.get_logger("hedgebot.app")
@@ -157,6 +159,19 @@ def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) ->
     )
 
 
+def hedge_rule(hedge: cfg.HedgeSettings) -> HedgeRule:
+    """The policy's rule for a configured hedge."""
+    return HedgeRule(
+        target=hedge.target,
+        band=band_rule(hedge.band),
+        rebalance_to=RebalanceTo(hedge.rebalance_to),
+        min_order=hedge.min_order,
+        max_order=hedge.max_order,
+        max_position=hedge.max_position,
+        cooldown_ms=int(hedge.cooldown_s * 1000),
+    )
+
+
 def hedge_legs(
     settings: Settings, instruments: Mapping[InstrumentKey, Instrument]
 ) -> dict[str, HedgeLeg]:
@@ -175,15 +190,7 @@ def hedge_legs(
             underlying=underlying,
             account=hedge.account,
             instrument=instrument,
-            rule=HedgeRule(
-                target=hedge.target,
-                band=band_rule(hedge.band),
-                rebalance_to=RebalanceTo(hedge.rebalance_to),
-                min_order=hedge.min_order,
-                max_order=hedge.max_order,
-                max_position=hedge.max_position,
-                cooldown_ms=int(hedge.cooldown_s * 1000),
-            ),
+            rule=hedge_rule(hedge),
             slippage_bps=hedge.slippage_bps,
             order_timeout_ms=int(hedge.order_timeout_s * 1000),
         )
@@ -475,3 +482,96 @@ async def risk_report(*, config: Path) -> str:
         )
     finally:
         await runtime.shutdown()
+
+
+def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) -> int:
+    """``hedgebot backtest``: the configured book and hedge rule of one underlying through the
+    backtest (hedgebot.backtest), on the same policy code the daemon trades with."""
+    from hedgebot.backtest.request import execute
+
+    settings = load_settings(config)
+    configure_logging(level="error", fmt="json")
+    chosen = underlying or next(iter(settings.hedges), None)
+    if chosen is None or chosen not in settings.hedges:
+        raise ConfigError(f"hedges: no hedge configured for {chosen or 'any underlying'}")
+    book, spot = backtest_book(settings, chosen)
+    spec = next(u for u in _sim_underlyings(settings) if u.name == chosen)
+    dynamics = {
+        "spot": spec.spot,
+        "vol": spec.vol,
+        "vol_of_vol": spec.vol_of_vol,
+        "vol_half_life_hours": spec.vol_half_life_hours,
+        "jumps_per_day": spec.jumps_per_day,
+        "jump_std": spec.jump_std,
+        "iv_premium": spec.iv_premium,
+        **request.dynamics,
+    }
+    try:
+        mc = dataclasses.replace(request.monte_carlo, **dynamics)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"backtest: {exc}") from None
+    start_ms = int(settings.simulator.start.timestamp() * 1000)
+    execute(
+        dataclasses.replace(request, monte_carlo=mc),
+        book=book,
+        rule=hedge_rule(settings.hedges[chosen]),
+        start_ms=start_ms,
+        book_spot=spot,
+    )
+    return 0
+
+
+def backtest_book(settings: Settings, underlying: str) -> tuple[BacktestBook, float]:
+    """The configured positions of `underlying` (across accounts) as a backtest book, and the
+    simulator's spot the book's strikes are relative to. Symbols follow Deribit's names."""
+    from hedgebot.backtest.book import BacktestBook, OptionLeg
+    from hedgebot.model.instruments import Kind, OptionType
+    from hedgebot.venues.sim.catalog import sim_instrument
+
+    specs = {u.name: u for u in _sim_underlyings(settings)}
+    spec = specs.get(underlying)
+    if spec is None:
+        raise ConfigError(f"hedges.{underlying}: the backtest knows no such underlying")
+    hedge = settings.hedges[underlying]
+
+    def instrument(venue: str, symbol: str, where: str) -> Instrument:
+        try:
+            return sim_instrument(venue, symbol, underlyings=specs.values())
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    options: list[OptionLeg] = []
+    static = face = 0.0
+    for name, account in settings.accounts.items():
+        for p in account.positions:
+            inst = instrument(account.venue, p.symbol, f"accounts.{name}.positions")
+            if inst.underlying != underlying:
+                continue
+            if inst.kind is Kind.OPTION:
+                assert inst.strike is not None and inst.expiry_ms is not None
+                options.append(
+                    OptionLeg(
+                        symbol=p.symbol,
+                        strike=inst.strike,
+                        expiry_ms=inst.expiry_ms,
+                        is_call=inst.option_type is OptionType.CALL,
+                        amount=p.amount,
+                    )
+                )
+            elif inst.amount_is_usd:
+                face += p.amount
+            else:
+                static += p.amount
+        if account.count_collateral:
+            static += account.collateral.get(underlying, 0.0)
+    venue = settings.accounts[hedge.account].venue
+    book = BacktestBook(
+        underlying=underlying,
+        options=tuple(options),
+        static_coin=static,
+        inverse_face_usd=face,
+        hedge=instrument(venue, hedge.instrument, f"hedges.{underlying}.instrument"),
+        smile_skew=spec.smile_skew,
+        smile_curvature=spec.smile_curvature,
+    )
+    return book, spec.spot

@@ -1,0 +1,88 @@
+"""Recorded market data as backtest paths: one-minute candles and option-chain implied vols.
+
+Owns two readers of published formats (plain or gzipped CSV):
+
+* candles with a header ``timestamp,open,high,low,close,volume`` and UTC timestamps such as
+  ``2021-12-31 23:01:00.000000`` (the FTX BTC-PERP export in tests/data/price_history/); the
+  close of every `step_minutes`-th bar becomes one step of a single path;
+* Deribit ``public/ticker`` rows flattened to CSV (``instrument_name``, ``mark_iv``,
+  ``underlying_price``, ``timestamp``): `chain_atm_vol` reads the at-the-money implied vol of the
+  expiry nearest to a horizon, the vol a replay revalues options at.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+
+from hedgebot.backtest.market import MarketPaths
+from hedgebot.model.instruments import deribit_expiry_ms
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def read_candles(path: Path) -> tuple[list[int], list[float]]:
+    """(timestamps in epoch ms, closes) of a candle CSV, in file order."""
+    times: list[int] = []
+    closes: list[float] = []
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"timestamp", "close"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: expected a CSV header with timestamp and close columns")
+        for row in reader:
+            moment = dt.datetime.fromisoformat(row["timestamp"]).replace(tzinfo=dt.UTC)
+            times.append(int(moment.timestamp() * 1000))
+            closes.append(float(row["close"]))
+    if len(closes) < 2:
+        raise ValueError(f"{path}: fewer than two candles")
+    return times, closes
+
+
+def candle_paths(path: Path, *, step_minutes: int, implied_vol: float) -> MarketPaths:
+    """One path of closes every `step_minutes` bars (missing bars carry the last close)."""
+    times, closes = read_candles(path)
+    minute = 60_000
+    start = times[0]
+    grid = np.full((times[-1] - start) // minute + 1, np.nan)
+    for ms, close in zip(times, closes, strict=True):
+        grid[(ms - start) // minute] = close
+    filled = np.maximum.accumulate(np.where(np.isnan(grid), 0, np.arange(len(grid))))
+    spot = grid[filled][::step_minutes]
+    return MarketPaths(
+        start_ms=start,
+        step_ms=step_minutes * minute,
+        spot=spot[np.newaxis, :],
+        implied_vol=np.full((1, len(spot)), implied_vol),
+        source=f"{path.name}, {len(times)} one-minute bars",
+    )
+
+
+def chain_atm_vol(path: Path, *, horizon_days: float) -> float:
+    """ATM mark IV (as a fraction) of the expiry nearest `horizon_days` after the snapshot."""
+    best: tuple[float, float, float] | None = None  # (expiry distance, moneyness distance, iv)
+    with _open_text(path) as handle:
+        for row in csv.DictReader(handle):
+            parts = row["instrument_name"].split("-")
+            if len(parts) != 4:
+                continue
+            expiry_days = (deribit_expiry_ms(parts[1]) - int(row["timestamp"])) / 86_400_000
+            forward = float(row["underlying_price"])
+            key = (
+                abs(expiry_days - horizon_days),
+                abs(float(parts[2]) / forward - 1.0),
+                float(row["mark_iv"]) / 100.0,
+            )
+            if best is None or key[:2] < best[:2]:
+                best = key
+    if best is None:
+        raise ValueError(f"{path}: no option rows with instrument_name, mark_iv, underlying_price")
+    return best[2]

@@ -1,0 +1,144 @@
+"""P&L attribution: what an option book and its hedge earned, and why. Pure and vectorised.
+
+Owns the split of one interval's option P&L into the Taylor terms of docs/backtest.md
+(delta·dS, ½·gamma·dS², theta·dt, vega·dσ and the residual that the expansion misses), the
+accounting of a hedge (its P&L on the price move, fees, spread and slippage against the decision
+price, funding) and `Attribution`, the running totals per underlying that the backtest reports.
+
+Conventions (docs/conventions.md): prices in USD per coin, greeks from `hedgebot.core.greeks`
+(vega per 1.00 of vol, theta in USD per year), time in ACT/365 years, P&L in USD, undiscounted.
+Inputs broadcast like numpy; floats in, floats out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+_T = TypeVar("_T", float, FloatArray)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionPnl:
+    """One interval's option P&L split into greek terms; `total` is the revaluation change."""
+
+    delta: float
+    gamma: float
+    theta: float
+    vega: float
+    residual: float
+
+    @property
+    def total(self) -> float:
+        """The whole change of value (the terms add up to it exactly)."""
+        return self.delta + self.gamma + self.theta + self.vega + self.residual
+
+
+def explain_option_pnl(
+    *,
+    value_change: _T,
+    delta: _T,
+    gamma: _T,
+    vega: _T,
+    theta: _T,
+    d_price: _T,
+    d_vol: _T,
+    dt_years: float,
+) -> tuple[_T, _T, _T, _T, _T]:
+    """(delta, gamma, theta, vega, residual) P&L of a book over one interval.
+
+    Greeks are the book's at the start of the interval; the residual is whatever the second-order
+    expansion misses (higher orders, vanna, volga, jumps), so the five terms sum to the change.
+    """
+    delta_pnl = delta * d_price
+    gamma_pnl = 0.5 * gamma * d_price * d_price
+    theta_pnl = theta * dt_years
+    vega_pnl = vega * d_vol
+    residual = value_change - delta_pnl - gamma_pnl - theta_pnl - vega_pnl
+    return delta_pnl, gamma_pnl, theta_pnl, vega_pnl, residual
+
+
+def slippage_bps(*, order_delta: float, decision_price: float, fill_price: float) -> float:
+    """Slippage of a fill against the price at decision time, in bps; positive is a cost."""
+    if decision_price <= 0:
+        raise ValueError(f"decision price must be positive, got {decision_price}")
+    side = 1.0 if order_delta > 0 else -1.0
+    return side * (fill_price - decision_price) / decision_price * 10_000.0
+
+
+def trading_cost(*, order_delta: _T, price: _T, cost_bps: float) -> _T:
+    """Cost in USD of trading `order_delta` coin at `price` with a one-way cost in bps."""
+    return abs(order_delta) * price * cost_bps / 10_000.0
+
+
+def funding_paid(*, position: _T, price: _T, rate: float) -> _T:
+    """Funding a perpetual position pays for one period at `rate` (longs pay when positive)."""
+    return position * price * rate
+
+
+@dataclass(slots=True, kw_only=True)
+class Attribution:
+    """Running P&L totals of one underlying's book and hedge, in USD."""
+
+    option_delta: float = 0.0
+    option_gamma: float = 0.0
+    option_theta: float = 0.0
+    option_vega: float = 0.0
+    option_residual: float = 0.0
+    static: float = 0.0
+    """P&L of the book's other positions (dated futures, counted collateral)."""
+    hedge: float = 0.0
+    fees: float = 0.0
+    spread_slippage: float = 0.0
+    funding: float = 0.0
+    financing: float = 0.0
+    trades: int = 0
+    slippage_bps_sum: float = field(default=0.0, repr=False)
+
+    @property
+    def option(self) -> float:
+        """Option P&L (all five terms)."""
+        return (
+            self.option_delta
+            + self.option_gamma
+            + self.option_theta
+            + self.option_vega
+            + self.option_residual
+        )
+
+    @property
+    def cost(self) -> float:
+        """What hedging cost: fees, spread and slippage, funding."""
+        return self.fees + self.spread_slippage + self.funding
+
+    @property
+    def total(self) -> float:
+        """Hedged P&L: book, hedge and financing, less the cost of hedging."""
+        return self.option + self.static + self.hedge + self.financing - self.cost
+
+    def add_option(self, terms: tuple[float, float, float, float, float]) -> None:
+        """Add one interval's (delta, gamma, theta, vega, residual) option P&L."""
+        self.option_delta += terms[0]
+        self.option_gamma += terms[1]
+        self.option_theta += terms[2]
+        self.option_vega += terms[3]
+        self.option_residual += terms[4]
+
+    def add_trade(self, *, fee: float, spread_slippage: float, slippage: float) -> None:
+        """Add one hedge trade's fee and spread/slippage cost (USD) and its slippage (bps)."""
+        self.fees += fee
+        self.spread_slippage += spread_slippage
+        self.slippage_bps_sum += slippage
+        self.trades += 1
+
+    def to_dict(self) -> dict[str, float]:
+        """Every total, the derived ones too, rounded for display and JSON."""
+        out = {f.name: float(getattr(self, f.name)) for f in fields(self)}
+        out.pop("slippage_bps_sum")
+        out["mean_slippage_bps"] = self.slippage_bps_sum / self.trades if self.trades else 0.0
+        out.update(option=self.option, cost=self.cost, total=self.total)
+        return {k: round(v, 6) for k, v in out.items()}
