@@ -494,7 +494,7 @@ def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) 
     chosen = underlying or next(iter(settings.hedges), None)
     if chosen is None or chosen not in settings.hedges:
         raise ConfigError(f"hedges: no hedge configured for {chosen or 'any underlying'}")
-    book, spot = backtest_book(settings, chosen)
+    book = backtest_book(settings, chosen)
     spec = next(u for u in _sim_underlyings(settings) if u.name == chosen)
     dynamics = {
         "spot": spec.spot,
@@ -516,14 +516,13 @@ def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) 
         book=book,
         rule=hedge_rule(settings.hedges[chosen]),
         start_ms=start_ms,
-        book_spot=spot,
     )
     return 0
 
 
-def backtest_book(settings: Settings, underlying: str) -> tuple[BacktestBook, float]:
-    """The configured positions of `underlying` (across accounts) as a backtest book, and the
-    simulator's spot the book's strikes are relative to. Symbols follow Deribit's names."""
+def backtest_book(settings: Settings, underlying: str) -> BacktestBook:
+    """The configured positions of `underlying` (across accounts) as a backtest book.
+    Symbols follow Deribit's names."""
     from hedgebot.backtest.book import BacktestBook, OptionLeg
     from hedgebot.model.instruments import Kind, OptionType
     from hedgebot.venues.sim.catalog import sim_instrument
@@ -574,4 +573,4 @@ def backtest_book(settings: Settings, underlying: str) -> tuple[BacktestBook, fl
         smile_skew=spec.smile_skew,
         smile_curvature=spec.smile_curvature,
     )
-    return book, spec.spot
+    return book

@@ -54,13 +54,13 @@ class BacktestBook:
     smile_skew: float = 0.0
     smile_curvature: float = 0.0
 
-    def shifted(self, *, by_ms: int, strike_scale: float) -> BacktestBook:
-        """The same book moved in time by `by_ms` and in price by `strike_scale` (for replays of
-        recorded data from another date and price level: moneyness and time to expiry stay)."""
+    def shifted(self, *, by_ms: int) -> BacktestBook:
+        """The same book moved in time by `by_ms` (for replays of recorded data from another
+        date: every time to expiry stays)."""
         legs = tuple(
             OptionLeg(
                 symbol=leg.symbol,
-                strike=leg.strike * strike_scale,
+                strike=leg.strike,
                 expiry_ms=leg.expiry_ms + by_ms,
                 is_call=leg.is_call,
                 amount=leg.amount,
@@ -71,7 +71,7 @@ class BacktestBook:
             underlying=self.underlying,
             options=legs,
             static_coin=self.static_coin,
-            inverse_face_usd=self.inverse_face_usd * strike_scale,
+            inverse_face_usd=self.inverse_face_usd,
             hedge=self.hedge,
             smile_skew=self.smile_skew,
             smile_curvature=self.smile_curvature,

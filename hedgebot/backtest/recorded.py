@@ -3,8 +3,9 @@
 Owns two readers of published formats (plain or gzipped CSV):
 
 * candles with a header ``timestamp,open,high,low,close,volume`` and UTC timestamps such as
-  ``2021-12-31 23:01:00.000000`` (the FTX BTC-PERP export in tests/data/price_history/); the
-  close of every `step_minutes`-th bar becomes one step of a single path;
+  ``2021-12-31 23:01:00.000000`` (the FTX BTC-PERP export in tests/data/price_history/);
+  `candle_paths` cuts the closes into consecutive windows, one path each, so a month of real
+  data gives a distribution of hedged P&L (of days, by default) and not a single number;
 * Deribit ``public/ticker`` rows flattened to CSV (``instrument_name``, ``mark_iv``,
   ``underlying_price``, ``timestamp``): `chain_atm_vol` reads the at-the-money implied vol of the
   expiry nearest to a horizon, the vol a replay revalues options at.
@@ -47,22 +48,35 @@ def read_candles(path: Path) -> tuple[list[int], list[float]]:
     return times, closes
 
 
-def candle_paths(path: Path, *, step_minutes: int, implied_vol: float) -> MarketPaths:
-    """One path of closes every `step_minutes` bars (missing bars carry the last close)."""
-    times, closes = read_candles(path)
+def candle_paths(
+    times: list[int],
+    closes: list[float],
+    *,
+    step_minutes: int,
+    window_days: float,
+    implied_vol: float,
+    spot: float,
+    source: str,
+) -> MarketPaths:
+    """Consecutive windows of `window_days` of closes every `step_minutes` minutes, one path
+    each, every window rescaled to start at `spot` (the recorded returns on the book's price
+    level). Missing bars carry the last close; a short last window is dropped."""
     minute = 60_000
     start = times[0]
     grid = np.full((times[-1] - start) // minute + 1, np.nan)
     for ms, close in zip(times, closes, strict=True):
         grid[(ms - start) // minute] = close
     filled = np.maximum.accumulate(np.where(np.isnan(grid), 0, np.arange(len(grid))))
-    spot = grid[filled][::step_minutes]
+    series = grid[filled][::step_minutes]
+    steps = max(1, min(len(series) - 1, round(window_days * 1440 / step_minutes)))
+    windows = (len(series) - 1) // steps
+    rows = np.stack([series[w * steps : (w + 1) * steps + 1] for w in range(windows)])
     return MarketPaths(
         start_ms=start,
         step_ms=step_minutes * minute,
-        spot=spot[np.newaxis, :],
-        implied_vol=np.full((1, len(spot)), implied_vol),
-        source=f"{path.name}, {len(times)} one-minute bars",
+        spot=spot * rows / rows[:, :1],
+        implied_vol=np.full(rows.shape, implied_vol),
+        source=f"{source}, {windows} windows of {steps * step_minutes / 1440:g} days",
     )
 
 

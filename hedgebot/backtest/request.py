@@ -21,7 +21,7 @@ from hedgebot.backtest.book import MS_PER_YEAR, BacktestBook, BookPaths, revalue
 from hedgebot.backtest.market import MarketPaths, MonteCarloSettings, simulate
 from hedgebot.backtest.outcome import CostModel
 from hedgebot.backtest.policies import calibration_grid, policy_grid
-from hedgebot.backtest.recorded import candle_paths, chain_atm_vol
+from hedgebot.backtest.recorded import candle_paths, chain_atm_vol, read_candles
 from hedgebot.backtest.runner import EngineChoice, PolicyResult, calibrate, run_policies
 from hedgebot.core.policy import FixedBand, HedgeRule
 
@@ -38,6 +38,8 @@ class BacktestRequest:
     chain: Path | None = None
     """Take the replay's implied vol from this option-chain snapshot."""
     implied_vol: float | None = None
+    window_days: float | None = 1.0
+    """Length of each replay window (one path each); None: one window as long as possible."""
     costs: CostModel = field(default_factory=CostModel)
     engine: EngineChoice = EngineChoice.AUTO
     out_dir: Path = Path("backtest-out")
@@ -55,31 +57,27 @@ def horizon_days(book: BacktestBook, start_ms: int, wanted: float) -> float:
 
 
 def market_for(
-    request: BacktestRequest, book: BacktestBook, *, start_ms: int, book_spot: float
+    request: BacktestRequest, book: BacktestBook, *, start_ms: int
 ) -> tuple[MarketPaths, BacktestBook]:
-    """The paths to run (Monte Carlo or recorded) and the book placed on them."""
+    """The paths to run (Monte Carlo or recorded windows) and the book placed on them."""
     mc = request.monte_carlo
     if request.candles is None:
         days = horizon_days(book, start_ms, mc.days)
         return simulate(dataclasses.replace(mc, days=days), start_ms=start_ms), book
+    times, closes = read_candles(request.candles)
+    placed = book.shifted(by_ms=times[0] - start_ms)
     vol = request.implied_vol
     if request.chain is not None:
         vol = chain_atm_vol(request.chain, horizon_days=mc.days)
     market = candle_paths(
-        request.candles, step_minutes=round(mc.step_minutes), implied_vol=vol or mc.vol
+        times,
+        closes,
+        step_minutes=round(mc.step_minutes),
+        window_days=horizon_days(placed, times[0], request.window_days or mc.days),
+        implied_vol=vol or mc.vol,
+        spot=mc.spot,
+        source=f"{request.candles.name} ({len(times)} one-minute bars)",
     )
-    placed = book.shifted(
-        by_ms=market.start_ms - start_ms, strike_scale=float(market.spot[0, 0]) / book_spot
-    )
-    keep = round(horizon_days(placed, market.start_ms, mc.days) * 86_400_000 / market.step_ms)
-    if keep < market.steps:
-        market = MarketPaths(
-            start_ms=market.start_ms,
-            step_ms=market.step_ms,
-            spot=market.spot[:, : keep + 1],
-            implied_vol=market.implied_vol[:, : keep + 1],
-            source=market.source,
-        )
     return market, placed
 
 
@@ -97,12 +95,11 @@ def execute(
     book: BacktestBook,
     rule: HedgeRule,
     start_ms: int,
-    book_spot: float,
     out: TextIO = sys.stdout,
     progress: TextIO | None = sys.stderr,
 ) -> list[PolicyResult]:
     """Run the backtest, print the table, write the files; return the results."""
-    market, placed = market_for(request, book, start_ms=start_ms, book_spot=book_spot)
+    market, placed = market_for(request, book, start_ms=start_ms)
     paths: BookPaths = revalue(placed, market, rate=request.costs.rate)
     cost_bps = request.costs.fee_bps + request.costs.slippage_bps
     policies = policy_grid(rule, cost_bps=cost_bps, reference_width=reference_width(rule))
