@@ -81,22 +81,23 @@ def candle_paths(
 
 
 def chain_atm_vol(path: Path, *, horizon_days: float) -> float:
-    """ATM mark IV (as a fraction) of the expiry nearest `horizon_days` after the snapshot."""
-    best: tuple[float, float, float] | None = None  # (expiry distance, moneyness distance, iv)
+    """ATM mark IV (a fraction) of the expiry nearest `horizon_days` after the snapshot: the
+    mean mark IV, calls and puts, at the strike nearest that expiry's mean forward."""
+    rows: dict[str, list[tuple[float, float, float]]] = {}  # expiry -> (strike, fwd, iv)
+    days: dict[str, float] = {}
     with _open_text(path) as handle:
         for row in csv.DictReader(handle):
-            parts = row["instrument_name"].split("-")
+            parts = row.get("instrument_name", "").split("-")
             if len(parts) != 4:
                 continue
-            expiry_days = (deribit_expiry_ms(parts[1]) - int(row["timestamp"])) / 86_400_000
-            forward = float(row["underlying_price"])
-            key = (
-                abs(expiry_days - horizon_days),
-                abs(float(parts[2]) / forward - 1.0),
-                float(row["mark_iv"]) / 100.0,
+            days[parts[1]] = (deribit_expiry_ms(parts[1]) - int(row["timestamp"])) / 86_400_000
+            rows.setdefault(parts[1], []).append(
+                (float(parts[2]), float(row["underlying_price"]), float(row["mark_iv"]) / 100.0)
             )
-            if best is None or key[:2] < best[:2]:
-                best = key
-    if best is None:
+    if not rows:
         raise ValueError(f"{path}: no option rows with instrument_name, mark_iv, underlying_price")
-    return best[2]
+    expiry = min(days, key=lambda code: (abs(days[code] - horizon_days), code))
+    chosen = rows[expiry]
+    forward = sum(r[1] for r in chosen) / len(chosen)
+    strike = min({r[0] for r in chosen}, key=lambda k: abs(k - forward))
+    return float(np.mean([r[2] for r in chosen if r[0] == strike]))

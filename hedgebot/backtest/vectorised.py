@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from hedgebot.backtest.book import BacktestBook, BookPaths
 from hedgebot.backtest.outcome import CostModel, Outcome
+from hedgebot.core.pnl_stats import DrawdownTracker
 from hedgebot.core.policy import FixedBand, HedgeRule, PercentBand, RebalanceTo, WhalleyWilmottBand
 from hedgebot.model.instruments import Instrument
 
@@ -89,8 +90,7 @@ def run_vectorised(
     fees = np.zeros(n)
     spread = np.zeros(n)
     funding = np.zeros(n)
-    peak = np.zeros(n)
-    worst = np.zeros(n)
+    drawdown = DrawdownTracker(n)
     trades = np.zeros(n, dtype=np.int64)
     outside = np.zeros(n, dtype=np.int64)
     last_hedge = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
@@ -122,9 +122,7 @@ def run_vectorised(
                 orders[:, t] = size
         hedge += position * (spot[:, t + 1] - price)
         funding += position * price * funding_rate
-        running = paths.cumulative[:, t + 1] + hedge - fees - spread - funding
-        np.maximum(peak, running, out=peak)
-        np.maximum(worst, peak - running, out=worst)
+        drawdown.observe(paths.cumulative[:, t + 1] + hedge - fees - spread - funding)
     return Outcome(
         policy=name,
         hedge_pnl=hedge,
@@ -133,7 +131,7 @@ def run_vectorised(
         funding=funding,
         trades=trades,
         outside_steps=outside,
-        max_drawdown=worst,
+        max_drawdown=drawdown.worst,
         final_position=position,
         orders=orders,
     )
