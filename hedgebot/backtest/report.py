@@ -2,8 +2,8 @@
 
 Owns the presentation of `PolicyResult`s only. The plot has two panels: hedging cost against
 hedged P&L standard deviation for every policy (the cost/risk frontier, the configured band
-marked), and histograms of the hedged P&L of the unhedged book, the configured band and the
-frontier's cheapest policy within the configured band's risk. matplotlib runs headless (Agg).
+marked, standard deviation on a log scale), and histograms of the hedged P&L of hourly clock
+hedging, the configured band and the cheapest policy within the configured band's risk. matplotlib runs headless (Agg).
 """
 
 from __future__ import annotations
@@ -109,13 +109,14 @@ def plot(path: Path, results: Sequence[PolicyResult], book: BookPaths, title: st
             [cost], [std], marker="*" if configured else "o", s=160 if configured else 36,
             color="crimson" if configured else "steelblue", zorder=3,
         )
-        frontier.annotate(result.policy.name, (cost, std), fontsize=7, xytext=(4, 3),
+        frontier.annotate(result.policy.name, (cost, std), fontsize=6, xytext=(4, 3),
                           textcoords="offset points")
     frontier.set_xlabel("hedging cost per path (USD: fees + spread + funding)")
-    frontier.set_ylabel("std of hedged P&L (USD)")
+    frontier.set_ylabel("std of hedged P&L (USD, log scale)")
+    frontier.set_yscale("log")
     frontier.set_title("cost / risk frontier")
     frontier.grid(alpha=0.3)
-    shown = [r for r in results if r.policy.name in ("none", "configured")]
+    shown = [r for r in results if r.policy.name in ("clock 60m", "configured")]
     configured = next((r for r in results if r.policy.name == "configured"), None)
     if configured is not None:
         cheaper = [
@@ -128,7 +129,8 @@ def plot(path: Path, results: Sequence[PolicyResult], book: BookPaths, title: st
         hist.hist(result.outcome.hedged(book), bins=60, alpha=0.5, label=result.policy.name)
     hist.set_xlabel("final hedged P&L per path (USD)")
     hist.set_ylabel("paths")
-    hist.set_title("P&L distribution")
+    unhedged = float(book.unhedged.std())
+    hist.set_title(f"hedged P&L distribution (unhedged std {unhedged:,.0f} USD)")
     hist.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
