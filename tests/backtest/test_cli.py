@@ -1,0 +1,157 @@
+"""Every ``hedgebot backtest`` and benchmark command that docs/backtest.md and README.md show,
+run as a user runs it (a fresh folder holding the repo's config/ and tests/data/), and what the
+user would check in its output: the table, the files, the calibrated config lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from hedgebot.config import HedgeSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = "hedgebot backtest"
+REPLAY = (
+    "hedgebot backtest --candles tests/data/price_history/ftx_btc-perp_1m_2021-12-31_2022-02-01"
+    ".csv.gz --chain tests/data/deribit/options_chain_2021-02-11/btc_option_data.csv "
+    "--step-minutes 1 --out backtest-out/ftx"
+)
+CALIBRATE = "hedgebot backtest --paths 300 --calibrate --max-std 6000 --out backtest-out/calibrate"
+ETH = (
+    "hedgebot backtest --underlying ETH --paths 300 --fee-bps 2 --half-spread-bps 0.5 "
+    "--out backtest-out/eth"
+)
+BENCH = "python benchmarks/bench_backtest.py"
+DOC_COMMANDS = {DEFAULT, REPLAY, CALIBRATE, ETH, BENCH}
+POLICIES = ("none", "clock 15m", "clock 60m", "clock 240m", "configured", "percent 5% edge")
+
+
+def _shown_commands(text: str) -> set[str]:
+    """Command lines of the ```sh blocks that run the backtest or its benchmark."""
+    found = set()
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        joined = block.replace("\\\n", " ")
+        for line in joined.splitlines():
+            line = " ".join(line.split())
+            if line.startswith(("hedgebot backtest", "python benchmarks/bench_backtest")):
+                found.add(line)
+    return found
+
+
+def test_the_docs_show_exactly_the_commands_tested_here() -> None:
+    shown = _shown_commands((ROOT / "docs" / "backtest.md").read_text())
+    shown |= _shown_commands((ROOT / "README.md").read_text())
+    assert shown == DOC_COMMANDS
+
+
+def _run(command: str, folder: Path) -> str:
+    for name in ("config", "tests"):
+        if not (folder / name).exists():
+            (folder / name).symlink_to(ROOT / name)
+    args = command.split()
+    argv = [sys.executable, "-m", "hedgebot", *args[1:]]
+    done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open() as handle:
+        return {row["policy"]: row for row in csv.DictReader(handle)}
+
+
+def test_default_backtest_prints_the_frontier_and_writes_the_plot(tmp_path: Path) -> None:
+    out = _run(DEFAULT, tmp_path)
+    assert out.startswith("BTC: monte carlo, 1000 paths, seed 7; 25.3 days")
+    for policy in POLICIES:
+        assert re.search(rf"^{re.escape(policy)}\s+-?\d", out, flags=re.M), policy
+    folder = tmp_path / "backtest-out"
+    assert (folder / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _rows(folder / "frontier.csv")
+    assert float(rows["none"]["trades"]) == 0.0
+    assert float(rows["none"]["effectiveness"]) == 0.0
+    # hedging removes most of the variance of the default book, and the band trades less
+    # often than rebalancing every 15 minutes
+    assert float(rows["configured"]["effectiveness"]) > 0.9
+    assert float(rows["configured"]["trades"]) < float(rows["clock 15m"]["trades"])
+    document = json.loads((folder / "frontier.json").read_text())
+    assert document["paths"] == 1000
+    assert len(document["policies"]) == len(rows)
+    fees = sum(float(r["fees"]) for r in rows.values())
+    assert fees > 0
+
+
+def test_replay_of_the_ftx_month_gives_a_distribution_of_days(tmp_path: Path) -> None:
+    out = _run(REPLAY, tmp_path)
+    assert "31 windows of 1 days" in out
+    rows = _rows(tmp_path / "backtest-out" / "ftx" / "frontier.csv")
+    assert float(rows["none"]["std"]) > 5 * float(rows["configured"]["std"])
+    assert float(rows["clock 15m"]["trades"]) == pytest.approx(96, abs=3)  # every 15 minutes of a day
+    document = json.loads((tmp_path / "backtest-out" / "ftx" / "frontier.json").read_text())
+    assert document["steps"] == 1440 and document["step_minutes"] == 1.0
+
+
+def test_calibration_prints_config_lines_that_meet_the_budget(tmp_path: Path) -> None:
+    out = _run(CALIBRATE, tmp_path)
+    match = re.search(r"paste into \[hedges\.BTC\]:\n(band = .*\nrebalance_to = .*)\n", out)
+    assert match, out
+    pasted = tomllib.loads(match[1])
+    base = tomllib.loads((ROOT / "config" / "hedgebot.toml").read_text())["hedges"]["BTC"]
+    settings = HedgeSettings.model_validate({**base, **pasted})
+    assert settings.band.kind == "whalley_wilmott"
+    rows = _rows(tmp_path / "backtest-out" / "calibrate" / "frontier.csv")
+    chosen = re.search(r"calibration: (.+?) meets", out)
+    assert chosen
+    assert float(rows[chosen[1]]["std"]) <= 6000
+    cheaper = [
+        r for r in rows.values()
+        if r["policy"].startswith("ww") and float(r["cost"]) < float(rows[chosen[1]]["cost"])
+    ]
+    assert all(float(r["std"]) > 6000 for r in cheaper)
+
+
+def test_eth_book_with_its_percent_band(tmp_path: Path) -> None:
+    out = _run(ETH, tmp_path)
+    assert out.startswith("ETH: monte carlo, 300 paths") and "costs 2.5 bp one way" in out
+    rows = _rows(tmp_path / "backtest-out" / "eth" / "frontier.csv")
+    assert float(rows["configured"]["effectiveness"]) > 0.5
+
+
+def test_calibration_without_a_budget_is_a_config_error(tmp_path: Path) -> None:
+    for name in ("config", "tests"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "hedgebot", "backtest", "--calibrate"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 78
+    assert "--calibrate needs --max-std or --max-var95" in done.stderr
+
+
+def test_benchmark_runs_small() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_backtest.py"), "--paths", "20",
+         "--repeat", "1"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| 6 policies × 20 paths × 30 days" in done.stdout
+    assert "17,280,000" not in done.stdout and "345,600" in done.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_as_documented() -> None:
+    done = subprocess.run(
+        BENCH.replace("python", sys.executable, 1).split(),
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "17,280,000" in done.stdout
