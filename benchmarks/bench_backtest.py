@@ -41,21 +41,33 @@ def book_and_policies() -> tuple[BacktestBook, list[Policy]]:
     default = backtest_book(settings, "BTC")
     rule = hedge_rule(settings.hedges["BTC"])
     legs = tuple(
-        OptionLeg(symbol=f"S-{kind}", strike=60_000.0, expiry_ms=START_MS + 60 * DAY_MS,
-                  is_call=kind == "C", amount=-5.0)
+        OptionLeg(
+            symbol=f"S-{kind}",
+            strike=60_000.0,
+            expiry_ms=START_MS + 60 * DAY_MS,
+            is_call=kind == "C",
+            amount=-5.0,
+        )
         for kind in ("C", "P")
     )
-    book = BacktestBook(underlying="BTC", options=legs, hedge=default.hedge,
-                        smile_skew=default.smile_skew, smile_curvature=default.smile_curvature)
+    book = BacktestBook(underlying="BTC", options=legs, hedge=default.hedge, smile=default.smile)
     grid = {p.name: p for p in policy_grid(rule, cost_bps=6.0, reference_width=0.25)}
     policies = [
         no_hedge(rule),
         clock_policy(rule, 60),
         grid["configured"],
-        Policy(name="percent 2%", rule=rule.__class__(
-            target=0.0, band=PercentBand(percent=2.0, minimum=0.05, maximum=5.0),
-            rebalance_to=RebalanceTo.EDGE, min_order=rule.min_order, max_order=rule.max_order,
-            max_position=rule.max_position, cooldown_ms=rule.cooldown_ms)),
+        Policy(
+            name="percent 2%",
+            rule=rule.__class__(
+                target=0.0,
+                band=PercentBand(percent=2.0, minimum=0.05, maximum=5.0),
+                rebalance_to=RebalanceTo.EDGE,
+                min_order=rule.min_order,
+                max_order=rule.max_order,
+                max_position=rule.max_position,
+                cooldown_ms=rule.cooldown_ms,
+            ),
+        ),
         *whalley_wilmott(rule, [1e-4, 1e-3], cost_bps=6.0, to=RebalanceTo.EDGE),
     ]
     return book, policies
@@ -65,11 +77,17 @@ def monte_carlo(paths: int) -> Callable[[], int]:
     book, policies = book_and_policies()
 
     def run() -> int:
-        market = simulate(MonteCarloSettings(paths=paths, days=30.0, step_minutes=15.0),
-                          start_ms=START_MS)
+        market = simulate(
+            MonteCarloSettings(paths=paths, days=30.0, step_minutes=15.0), start_ms=START_MS
+        )
         revalued = revalue(book, market)
-        run_policies(book=book, paths=revalued, policies=policies, costs=CostModel(),
-                     engine=EngineChoice.VECTORISED)
+        run_policies(
+            book=book,
+            paths=revalued,
+            policies=policies,
+            costs=CostModel(),
+            engine=EngineChoice.VECTORISED,
+        )
         return market.paths * market.steps * len(policies)
 
     return run
@@ -81,11 +99,23 @@ def recorded_month() -> Callable[[], int]:
     placed = book.shifted(by_ms=times[0] - START_MS)
 
     def run() -> int:
-        market = candle_paths(times, closes, step_minutes=1, window_days=31.0, implied_vol=0.7,
-                              spot=60_000.0, source="ftx")
+        market = candle_paths(
+            times,
+            closes,
+            step_minutes=1,
+            window_days=31.0,
+            implied_vol=0.7,
+            spot=60_000.0,
+            source="ftx",
+        )
         revalued = revalue(placed, market)
-        run_policies(book=placed, paths=revalued, policies=policies, costs=CostModel(),
-                     engine=EngineChoice.EVENT)
+        run_policies(
+            book=placed,
+            paths=revalued,
+            policies=policies,
+            costs=CostModel(),
+            engine=EngineChoice.EVENT,
+        )
         return market.steps * len(policies)
 
     return run
@@ -110,14 +140,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| run | decisions | seconds (median) | best | µs per decision |")
     print("|---|---:|---:|---:|---:|")
     rows = (
-        (f"6 policies × {args.paths:,} paths × 30 days, 15-min steps (vectorised)",
-         monte_carlo(args.paths)),
+        (
+            f"6 policies × {args.paths:,} paths × 30 days, 15-min steps (vectorised)",
+            monte_carlo(args.paths),
+        ),
         ("6 policies × FTX month, 1-min bars (event engine, `decide` per step)", recorded_month()),
     )
     for name, job in rows:
         median, best, decisions = measure(job, args.repeat)
-        print(f"| {name} | {decisions:,} | {median:.2f} | {best:.2f} | "
-              f"{median / decisions * 1e6:.3f} |")
+        print(
+            f"| {name} | {decisions:,} | {median:.2f} | {best:.2f} | "
+            f"{median / decisions * 1e6:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -19,14 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import json
 import signal
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import structlog
+from numpy.typing import NDArray
 
 from hedgebot import config as cfg
 from hedgebot.clock import SimulatedClock
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     from hedgebot.venues.sim.settings import UnderlyingSettings
 
 log = structlog.get_logger("hedgebot.app")
+FloatArray = NDArray[np.float64]
 
 
 def build_venues(settings: Settings, *, live: bool, run_number: int, client_prefix: str) -> Venues:
@@ -496,7 +500,7 @@ def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) 
         raise ConfigError(f"hedges: no hedge configured for {chosen or 'any underlying'}")
     book = backtest_book(settings, chosen)
     spec = next(u for u in _sim_underlyings(settings) if u.name == chosen)
-    dynamics = {
+    dynamics: dict[str, Any] = {
         "spot": spec.spot,
         "vol": spec.vol,
         "vol_of_vol": spec.vol_of_vol,
@@ -547,7 +551,8 @@ def backtest_book(settings: Settings, underlying: str) -> BacktestBook:
             if inst.underlying != underlying:
                 continue
             if inst.kind is Kind.OPTION:
-                assert inst.strike is not None and inst.expiry_ms is not None
+                assert inst.strike is not None
+                assert inst.expiry_ms is not None
                 options.append(
                     OptionLeg(
                         symbol=p.symbol,
@@ -564,13 +569,35 @@ def backtest_book(settings: Settings, underlying: str) -> BacktestBook:
         if account.count_collateral:
             static += account.collateral.get(underlying, 0.0)
     venue = settings.accounts[hedge.account].venue
-    book = BacktestBook(
+    return BacktestBook(
         underlying=underlying,
         options=tuple(options),
         static_coin=static,
         inverse_face_usd=face,
         hedge=instrument(venue, hedge.instrument, f"hedges.{underlying}.instrument"),
-        smile_skew=spec.smile_skew,
-        smile_curvature=spec.smile_curvature,
+        smile=functools.partial(
+            _sim_smile, skew=float(spec.smile_skew), curvature=float(spec.smile_curvature)
+        ),
     )
-    return book
+
+
+def _sim_smile(
+    atm: FloatArray,
+    forward: FloatArray,
+    strike: float,
+    tau: FloatArray,
+    *,
+    skew: float,
+    curvature: float,
+) -> FloatArray:
+    """The simulated venue's smile, for the backtest's revaluation."""
+    from hedgebot.venues.sim.smile import smile_vol
+
+    return smile_vol(
+        atm=atm,
+        forward=forward,
+        strike=np.full_like(forward, strike),
+        tau=tau,
+        skew=np.full_like(forward, skew),
+        curvature=np.full_like(forward, curvature),
+    )

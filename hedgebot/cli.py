@@ -95,9 +95,7 @@ def _add_backtest(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     bt.add_argument("--candles", type=Path, default=None, help="replay a 1-minute candle CSV")
     bt.add_argument("--chain", type=Path, default=None, help="option chain CSV for implied vol")
     bt.add_argument("--iv", type=float, default=None, help="implied vol for a replay")
-    bt.add_argument(
-        "--window-days", type=float, default=1.0, help="replay: days per path (window)"
-    )
+    bt.add_argument("--window-days", type=float, default=1.0, help="replay: days per path (window)")
     bt.add_argument("--engine", choices=["auto", "event", "vectorised"], default="auto")
     bt.add_argument("--out", type=Path, default=Path("backtest-out"), help="output folder")
     bt.add_argument("--calibrate", action="store_true", help="pick the band for a risk budget")

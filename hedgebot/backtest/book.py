@@ -2,10 +2,10 @@
 
 Owns `BacktestBook` (one underlying's options, its other positions as coin delta, and the hedge
 instrument) and `revalue`, which prices every option on every path at every step with
-`hedgebot.core.greeks.black76` at its smile vol (`hedgebot.venues.sim.smile`, sticky moneyness
-around the path's ATM vol) and splits the book's P&L into greek terms with
-`hedgebot.core.pnl.explain_option_pnl`. Everything here is independent of the hedge policy, so
-it runs once per backtest and every policy reuses it.
+`hedgebot.core.greeks.black76` at its smile vol (a `Smile` the composition root passes in: the
+simulator's, sticky moneyness around the path's ATM vol; flat without one) and splits the
+book's P&L into greek terms with `hedgebot.core.pnl.explain_option_pnl`. Everything here is
+independent of the hedge policy, so it runs once per backtest and every policy reuses it.
 
 Accounting (docs/backtest.md): P&L in USD, undiscounted; the options' initial value is financed
 at `rate` (a short book earns interest on the premium); other positions (dated futures, counted
@@ -14,6 +14,7 @@ coin collateral) earn their coin delta times the price move.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +24,10 @@ from hedgebot.backtest.market import MarketPaths
 from hedgebot.core.greeks import black76
 from hedgebot.core.pnl import explain_option_pnl
 from hedgebot.model.instruments import Instrument
-from hedgebot.venues.sim.smile import smile_vol
 
 FloatArray = NDArray[np.float64]
+Smile = Callable[[FloatArray, FloatArray, float, FloatArray], FloatArray]
+"""(atm vol, forward, strike, time to expiry in years) -> implied vol at the strike."""
 MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
 
 
@@ -51,8 +53,7 @@ class BacktestBook:
     inverse_face_usd: float = 0.0
     """USD face of inverse futures (coin delta face / price)."""
     hedge: Instrument
-    smile_skew: float = 0.0
-    smile_curvature: float = 0.0
+    smile: Smile | None = None
 
     def shifted(self, *, by_ms: int) -> BacktestBook:
         """The same book moved in time by `by_ms` (for replays of recorded data from another
@@ -73,8 +74,7 @@ class BacktestBook:
             static_coin=self.static_coin,
             inverse_face_usd=self.inverse_face_usd,
             hedge=self.hedge,
-            smile_skew=self.smile_skew,
-            smile_curvature=self.smile_curvature,
+            smile=self.smile,
         )
 
 
@@ -132,14 +132,7 @@ def revalue(book: BacktestBook, market: MarketPaths, *, rate: float = 0.0) -> Bo
     theta = np.zeros(shape)
     for leg in book.options:
         tau = np.maximum((leg.expiry_ms - times) / MS_PER_YEAR, 0.0)
-        sigma = smile_vol(
-            atm=atm,
-            forward=spot,
-            strike=np.float64(leg.strike),
-            tau=tau,
-            skew=np.float64(book.smile_skew),
-            curvature=np.float64(book.smile_curvature),
-        )
+        sigma = atm if book.smile is None else book.smile(atm, spot, leg.strike, tau)
         g = black76(spot, leg.strike, tau, sigma, leg.is_call)
         value += leg.amount * g.price
         leg_delta = leg.amount * g.delta

@@ -97,4 +97,3 @@ def run_event(
         final_position=columns["position"],
         orders=orders,
     )
-

@@ -104,16 +104,16 @@ def whalley_wilmott(
 
 def fixed_bands(base: HedgeRule, widths: Sequence[float], *, to: RebalanceTo) -> list[Policy]:
     """Fixed bands of the given half-widths (coin)."""
-    return [
-        _band_policy(f"fixed {w:g} {to.value}", base, FixedBand(w), to) for w in widths
-    ]
+    return [_band_policy(f"fixed {w:g} {to.value}", base, FixedBand(w), to) for w in widths]
 
 
 def policy_grid(base: HedgeRule, *, cost_bps: float, reference_width: float) -> list[Policy]:
     """The default comparison around the configured rule `base` (see the module doc)."""
     policies = [no_hedge(base)]
     policies += [clock_policy(base, m) for m in DEFAULT_CLOCK_MINUTES]
-    policies.append(Policy(name="configured", rule=base, config_band=band_toml(base.band, base.rebalance_to)))
+    policies.append(
+        Policy(name="configured", rule=base, config_band=band_toml(base.band, base.rebalance_to))
+    )
     widths = [reference_width * k for k in (0.5, 2.0, 4.0)]
     policies += fixed_bands(base, widths, to=RebalanceTo.EDGE)
     policies += fixed_bands(base, [reference_width], to=RebalanceTo.TARGET)

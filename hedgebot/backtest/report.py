@@ -3,7 +3,8 @@
 Owns the presentation of `PolicyResult`s only. The plot has two panels: hedging cost against
 hedged P&L standard deviation for every policy (the cost/risk frontier, the configured band
 marked, standard deviation on a log scale), and histograms of the hedged P&L of hourly clock
-hedging, the configured band and the cheapest policy within the configured band's risk. matplotlib runs headless (Agg).
+hedging, the configured band and the cheapest policy within the configured band's risk.
+matplotlib runs headless (Agg).
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ def write_json(
         },
         "policies": [
             {
-                **{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                   for k, v in r.row().items()},
+                **{
+                    k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in r.row().items()
+                },
                 "config": r.policy.config_band,
             }
             for r in results
@@ -104,13 +107,18 @@ def plot(path: Path, results: Sequence[PolicyResult], book: BookPaths, title: st
     for result in results:
         row = result.row()
         cost, std = float(row["cost"]), float(row["std"])
-        configured = result.policy.name == "configured"
+        marked = result.policy.name == "configured"
         frontier.scatter(
-            [cost], [std], marker="*" if configured else "o", s=160 if configured else 36,
-            color="crimson" if configured else "steelblue", zorder=3,
+            [cost],
+            [std],
+            marker="*" if marked else "o",
+            s=160 if marked else 36,
+            color="crimson" if marked else "steelblue",
+            zorder=3,
         )
-        frontier.annotate(result.policy.name, (cost, std), fontsize=6, xytext=(4, 3),
-                          textcoords="offset points")
+        frontier.annotate(
+            result.policy.name, (cost, std), fontsize=6, xytext=(4, 3), textcoords="offset points"
+        )
     frontier.set_xlabel("hedging cost per path (USD: fees + spread + funding)")
     frontier.set_ylabel("std of hedged P&L (USD, log scale)")
     frontier.set_yscale("log")
@@ -120,7 +128,8 @@ def plot(path: Path, results: Sequence[PolicyResult], book: BookPaths, title: st
     configured = next((r for r in results if r.policy.name == "configured"), None)
     if configured is not None:
         cheaper = [
-            r for r in results
+            r
+            for r in results
             if r.policy.name not in ("none", "configured") and r.stats.std <= configured.stats.std
         ]
         if cheaper:

@@ -30,7 +30,9 @@ def supports(rule: HedgeRule) -> bool:
     return type(rule.band) in (FixedBand, PercentBand, WhalleyWilmottBand)
 
 
-def _half_width(rule: HedgeRule, gross: FloatArray, gamma: FloatArray, price: FloatArray) -> FloatArray:
+def _half_width(
+    rule: HedgeRule, gross: FloatArray, gamma: FloatArray, price: FloatArray
+) -> FloatArray:
     band = rule.band
     if isinstance(band, FixedBand):
         return np.full(price.shape, band.half_width_coin)

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hedgebot.backtest.book import BacktestBook, OptionLeg, revalue
+from hedgebot.backtest.book import BacktestBook, BookPaths, OptionLeg, revalue
 from hedgebot.backtest.event import run_event
 from hedgebot.backtest.market import MonteCarloSettings, simulate
 from hedgebot.backtest.outcome import CostModel
@@ -32,16 +32,17 @@ INVERSE_PERP = Instrument(
 BOOK = BacktestBook(
     underlying="BTC",
     options=(
-        OptionLeg(symbol="C", strike=60_000, expiry_ms=START_MS + 20 * DAY_MS, is_call=True,
-                  amount=-5.0),
-        OptionLeg(symbol="P", strike=55_000, expiry_ms=START_MS + 9 * DAY_MS, is_call=False,
-                  amount=-5.0),
+        OptionLeg(
+            symbol="C", strike=60_000, expiry_ms=START_MS + 20 * DAY_MS, is_call=True, amount=-5.0
+        ),
+        OptionLeg(
+            symbol="P", strike=55_000, expiry_ms=START_MS + 9 * DAY_MS, is_call=False, amount=-5.0
+        ),
     ),
     static_coin=3.0,
     inverse_face_usd=60_000.0,
     hedge=INVERSE_PERP,
-    smile_skew=-0.1,
-    smile_curvature=0.2,
+    smile=lambda atm, forward, strike, tau: atm * (1.0 + 0.1 * np.abs(np.log(strike / forward))),
 )
 BASE = HedgeRule(
     target=0.0,
@@ -56,7 +57,7 @@ COSTS = CostModel(fee_bps=5.0, half_spread_bps=1.0, funding_rate_8h=0.0001)
 
 
 @pytest.fixture(scope="module")
-def paths() -> object:
+def paths() -> BookPaths:
     market = simulate(
         MonteCarloSettings(paths=12, days=8.0, step_minutes=15.0, seed=3), start_ms=START_MS
     )
@@ -69,12 +70,13 @@ def _grid() -> list[Policy]:
 
 
 @pytest.mark.parametrize("policy", _grid(), ids=lambda p: p.name)
-def test_engines_agree_trade_for_trade(policy: Policy, paths: object) -> None:
-    kwargs = {"name": policy.name, "book": BOOK, "paths": paths, "rule": policy.rule,
-              "costs": COSTS, "record": True}
-    event = run_event(**kwargs)  # type: ignore[arg-type]
-    fast = run_vectorised(**kwargs)  # type: ignore[arg-type]
-    assert event.orders is not None and fast.orders is not None
+def test_engines_agree_trade_for_trade(policy: Policy, paths: BookPaths) -> None:
+    event, fast = (
+        run(name=policy.name, book=BOOK, paths=paths, rule=policy.rule, costs=COSTS, record=True)
+        for run in (run_event, run_vectorised)
+    )
+    assert event.orders is not None
+    assert fast.orders is not None
     np.testing.assert_allclose(fast.orders, event.orders, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(fast.trades, event.trades)
     np.testing.assert_array_equal(fast.outside_steps, event.outside_steps)
@@ -84,11 +86,14 @@ def test_engines_agree_trade_for_trade(policy: Policy, paths: object) -> None:
         )
 
 
-def test_the_grid_trades_and_limits_bind(paths: object) -> None:
+def test_the_grid_trades_and_limits_bind(paths: BookPaths) -> None:
     """The agreement above is not vacuous: the policies trade, max_order and max_position bind
     (the default book's delta exceeds them), and the unhedged policy never trades."""
     results = run_policies(
-        book=BOOK, paths=paths, policies=_grid()[:5], costs=COSTS,  # type: ignore[arg-type]
+        book=BOOK,
+        paths=paths,
+        policies=_grid()[:5],
+        costs=COSTS,
         engine=EngineChoice.EVENT,
     )
     by_name = {r.policy.name: r.outcome for r in results}
@@ -107,11 +112,14 @@ class _OddBand:
         return 0.5 if inputs.price > 60_000 else 0.1
 
 
-def test_an_unknown_band_runs_on_the_event_engine(paths: object) -> None:
+def test_an_unknown_band_runs_on_the_event_engine(paths: BookPaths) -> None:
     rule = dataclasses.replace(BASE, band=_OddBand())
     assert not supports(rule)
     [result] = run_policies(
-        book=BOOK, paths=paths, policies=[Policy(name="odd", rule=rule)], costs=COSTS,  # type: ignore[arg-type]
+        book=BOOK,
+        paths=paths,
+        policies=[Policy(name="odd", rule=rule)],
+        costs=COSTS,
     )
     assert result.engine is EngineChoice.EVENT
     assert result.outcome.trades.sum() > 0

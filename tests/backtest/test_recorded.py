@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +20,28 @@ def test_the_ftx_month_reads_whole_with_its_sell_off() -> None:
     times, closes = read_candles(FTX)
     assert len(closes) == 45_031
     assert times[0] == 1_640_991_660_000  # 2021-12-31 23:01 UTC
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
     day = 1440
     worst = min(closes[i + day] / closes[i] - 1 for i in range(len(closes) - day))
-    assert worst == pytest.approx(-0.136, abs=0.005)  # SOURCES: worst 24 h -13.6 %
+    assert worst == pytest.approx(-0.136, abs=0.005)  # the sell-off: worst 24 h −13.6 %
 
 
 def test_windows_keep_the_recorded_returns_on_the_book_price_level() -> None:
     times, closes = read_candles(FTX)
     market = candle_paths(
-        times, closes, step_minutes=1, window_days=1.0, implied_vol=0.7, spot=60_000.0,
+        times,
+        closes,
+        step_minutes=1,
+        window_days=1.0,
+        implied_vol=0.7,
+        spot=60_000.0,
         source="ftx",
     )
-    assert market.paths == 31 and market.steps == 1440
+    assert market.paths == 31
+    assert market.steps == 1440
     assert np.all(market.spot[:, 0] == 60_000.0)
     # the second window is the second day of closes, rescaled
-    minute = {t: c for t, c in zip(times, closes, strict=True)}
+    minute = dict(zip(times, closes, strict=True))
     first = minute[times[0] + 1440 * 60_000]
     later = minute[times[0] + 1500 * 60_000]
     assert market.spot[1, 60] == pytest.approx(60_000.0 * later / first)

@@ -11,7 +11,7 @@ import pytest
 from hedgebot.backtest.book import revalue
 from hedgebot.backtest.market import simulate
 from hedgebot.backtest.outcome import CostModel
-from hedgebot.backtest.policies import clock_policy, whalley_wilmott
+from hedgebot.backtest.policies import Policy, clock_policy, whalley_wilmott
 from hedgebot.backtest.vectorised import run_vectorised
 from hedgebot.core.greeks import black76
 from hedgebot.core.policy import RebalanceTo
@@ -67,14 +67,14 @@ def test_whalley_wilmott_beats_clock_hedging_at_equal_cost() -> None:
     revalued = revalue(book, market)
     base = continuous_rule()
 
-    def frontier(policies: list[object]) -> list[tuple[float, float]]:
+    def frontier(policies: list[Policy]) -> list[tuple[float, float]]:
         points = []
         for policy in policies:
             outcome = run_vectorised(
-                name=policy.name,  # type: ignore[attr-defined]
+                name=policy.name,
                 book=book,
                 paths=revalued,
-                rule=policy.rule,  # type: ignore[attr-defined]
+                rule=policy.rule,
                 costs=costs,
             )
             points.append((float(outcome.cost.mean()), float(outcome.hedged(revalued).std())))
@@ -82,7 +82,9 @@ def test_whalley_wilmott_beats_clock_hedging_at_equal_cost() -> None:
 
     clock = frontier([clock_policy(base, m) for m in (60, 120, 240, 480, 960)])
     ww = frontier(
-        whalley_wilmott(base, [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cost_bps=5.0, to=RebalanceTo.EDGE)
+        whalley_wilmott(
+            base, [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cost_bps=5.0, to=RebalanceTo.EDGE
+        )
     )
     clock_costs, clock_stds = zip(*clock, strict=True)
     compared = [(c, s) for c, s in ww if clock_costs[0] <= c <= clock_costs[-1]]

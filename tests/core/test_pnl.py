@@ -45,8 +45,12 @@ def test_greek_terms_explain_a_small_move_and_sum_to_the_change() -> None:
 
 
 def test_slippage_is_a_cost_when_a_buy_fills_higher_or_a_sell_lower() -> None:
-    assert slippage_bps(order_delta=1.0, decision_price=100.0, fill_price=100.1) == pytest.approx(10)
-    assert slippage_bps(order_delta=-1.0, decision_price=100.0, fill_price=100.1) == pytest.approx(-10)
+    assert slippage_bps(order_delta=1.0, decision_price=100.0, fill_price=100.1) == pytest.approx(
+        10
+    )
+    assert slippage_bps(order_delta=-1.0, decision_price=100.0, fill_price=100.1) == pytest.approx(
+        -10
+    )
     assert trading_cost(order_delta=-2.0, price=50_000.0, cost_bps=5.0) == pytest.approx(50.0)
     with pytest.raises(ValueError, match="decision price"):
         slippage_bps(order_delta=1.0, decision_price=0.0, fill_price=1.0)
