@@ -142,3 +142,81 @@ class Attribution:
         out["mean_slippage_bps"] = self.slippage_bps_sum / self.trades if self.trades else 0.0
         out.update(option=self.option, cost=self.cost, total=self.total)
         return {k: round(v, 6) for k, v in out.items()}
+
+
+@dataclass(slots=True, kw_only=True)
+class LiveAttribution:
+    """The daemon's running P&L of one underlying, turn by turn and fill by fill, in USD.
+
+    Between two turns the book without its hedge earns delta·dS and ½·gamma·dS² (its delta and
+    gamma at the earlier turn) and the hedge position earns position·dS, all at the underlying's
+    index price. Each fill adds its fee (in USD at the fill price when paid in coin; a negative
+    fee is a rebate) and its slippage: what filling away from the decision-time mark cost.
+    Theta, vega and funding are not attributed live (the backtest attributes them).
+    """
+
+    last_price: float | None = None
+    book_delta: float = 0.0
+    book_gamma: float = 0.0
+    hedge_position: float = 0.0
+    delta: float = 0.0
+    gamma: float = 0.0
+    hedge: float = 0.0
+    fees_usd: float = 0.0
+    rebates_usd: float = 0.0
+    slippage_usd: float = 0.0
+    slippage_bps_sum: float = 0.0
+    fills: int = 0
+
+    def observe(
+        self, *, price: float, book_delta: float, gamma: float, hedge_position: float
+    ) -> None:
+        """One turn's price, book delta without the hedge, gamma and hedge position (coin)."""
+        if price <= 0:
+            return
+        if self.last_price is not None:
+            move = price - self.last_price
+            self.delta += self.book_delta * move
+            self.gamma += 0.5 * self.book_gamma * move * move
+            self.hedge += self.hedge_position * move
+        self.last_price = price
+        self.book_delta = book_delta
+        self.book_gamma = gamma
+        self.hedge_position = hedge_position
+
+    def add_fill(self, *, fee_usd: float, slippage_usd: float, slippage: float) -> None:
+        """One fill's fee (negative: rebate) and slippage in USD and bps."""
+        if fee_usd >= 0:
+            self.fees_usd += fee_usd
+        else:
+            self.rebates_usd -= fee_usd
+        self.slippage_usd += slippage_usd
+        self.slippage_bps_sum += slippage
+        self.fills += 1
+
+    @property
+    def total(self) -> float:
+        """Book and hedge P&L, less fees and slippage, plus rebates."""
+        return (
+            self.delta
+            + self.gamma
+            + self.hedge
+            - self.fees_usd
+            + self.rebates_usd
+            - self.slippage_usd
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        """The figures /status, the metrics and the run summary show."""
+        return {
+            "book_delta_usd": round(self.delta, 6),
+            "book_gamma_usd": round(self.gamma, 6),
+            "hedge_usd": round(self.hedge, 6),
+            "fees_usd": round(self.fees_usd, 6),
+            "rebates_usd": round(self.rebates_usd, 6),
+            "slippage_usd": round(self.slippage_usd, 6),
+            "mean_slippage_bps": round(self.slippage_bps_sum / self.fills, 6)
+            if self.fills
+            else 0.0,
+            "total_usd": round(self.total, 6),
+        }

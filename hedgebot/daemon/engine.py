@@ -287,6 +287,12 @@ class Engine:
             last_hedge_ms=per.last_hedge_ms,
         )
         decision = decide(leg.rule, inputs)
+        self.executor.stats.pnl(underlying).observe(
+            price=price,
+            book_delta=risk.net_delta - position,
+            gamma=risk.gamma,
+            hedge_position=position,
+        )
         per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
         trading = "active"
         if decision.action is Action.HEDGE:
@@ -326,6 +332,7 @@ class Engine:
             fills=self.executor.stats.fills.get(underlying, 0),
             decision=decision.reason,
             trading=trading,
+            pnl=self.executor.stats.pnl(underlying).to_dict(),
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
@@ -425,6 +432,7 @@ class Engine:
                 time_outside_band=per.tracker.share_outside,
                 fees=dict(fees),
                 fees_usd=sum(v * (price if c == underlying else 1.0) for c, v in fees.items()),
+                pnl=self.executor.stats.pnl(underlying).to_dict(),
             )
         return RunSummary(
             mode=self.mode,

@@ -41,8 +41,9 @@ from hedgebot.core.lifecycle import (
     VenueStatus,
     apply,
 )
+from hedgebot.core.pnl import LiveAttribution, slippage_bps
 from hedgebot.core.policy import HedgeRule
-from hedgebot.core.units import coin_to_amount
+from hedgebot.core.units import coin_to_amount, futures_delta
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
 from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
@@ -88,6 +89,12 @@ class ExecutionStats:
     fills: dict[str, int] = field(default_factory=dict)
     fees: dict[str, dict[str, float]] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
+    attribution: dict[str, LiveAttribution] = field(default_factory=dict)
+    """Live P&L per underlying: the executor adds fills, the engine each turn's moves."""
+
+    def pnl(self, underlying: str) -> LiveAttribution:
+        """The underlying's live attribution (created empty on first use)."""
+        return self.attribution.setdefault(underlying, LiveAttribution())
 
 
 class Executor(OrderListener):
@@ -119,6 +126,8 @@ class Executor(OrderListener):
         self._snapshot_ms: dict[str, int] = {}
         self.halted: dict[InstrumentKey, str] = {}
         self.stats = ExecutionStats()
+        self._decided: dict[str, tuple[float, Instrument]] = {}
+        """Mark price at decision time and instrument of each order this run placed."""
 
     # --- what the policy and guards see ---------------------------------------------------
 
@@ -175,6 +184,7 @@ class Executor(OrderListener):
         self._journal.record_intent(request, underlying=leg.underlying, ts_ms=now)
         active = _Active(order=TrackedOrder.pending(request, now_ms=now), underlying=leg.underlying)
         self._active[request.client_id] = active
+        self._decided[request.client_id] = (quote.mark_price, instrument)
         self.stats.orders[leg.underlying] = self.stats.orders.get(leg.underlying, 0) + 1
         log.info(
             "hedge.submitted",
@@ -220,6 +230,36 @@ class Executor(OrderListener):
                 self._apply(active, Submitted(update=update, at_ms=self._clock.now_ms()))
                 self._observer("order.accepted", {"underlying": active.underlying})
 
+    def _attribute(self, underlying: str, fill: Fill) -> None:
+        """Add a fill's fee and slippage to the live P&L and journal its decision price, fill
+        price and slippage (orders adopted from an earlier run have no decision price)."""
+        fee_usd = fill.fee * (fill.price if fill.fee_currency == underlying else 1.0)
+        decided = self._decided.get(fill.client_id)
+        if decided is None:
+            self.stats.pnl(underlying).add_fill(fee_usd=fee_usd, slippage_usd=0.0, slippage=0.0)
+            return
+        decision_price, instrument = decided
+        bps = slippage_bps(
+            order_delta=fill.side.sign, decision_price=decision_price, fill_price=fill.price
+        )
+        coins = abs(futures_delta(instrument, fill.amount, fill.price))
+        cost = coins * fill.side.sign * (fill.price - decision_price)
+        self.stats.pnl(underlying).add_fill(fee_usd=fee_usd, slippage_usd=cost, slippage=bps)
+        self._journal.record_event(
+            ts_ms=self._clock.now_ms(),
+            kind="hedge.fill_cost",
+            detail={
+                "underlying": underlying,
+                "client_id": fill.client_id,
+                "trade_id": fill.trade_id,
+                "decision_price": decision_price,
+                "fill_price": fill.price,
+                "slippage_bps": round(bps, 4),
+                "slippage_usd": round(cost, 6),
+                "fee_usd": round(fee_usd, 6),
+            },
+        )
+
     # --- events from the venue --------------------------------------------------------------
 
     def on_order(self, update: OrderUpdate) -> None:
@@ -243,6 +283,7 @@ class Executor(OrderListener):
         self.stats.fills[underlying] = self.stats.fills.get(underlying, 0) + 1
         fees = self.stats.fees.setdefault(underlying, {})
         fees[fill.fee_currency] = fees.get(fill.fee_currency, 0.0) + fill.fee
+        self._attribute(underlying, fill)
         event = FillApplied.of(fill, at_ms=self._clock.now_ms())
         if active is not None:
             self._apply(active, event)

@@ -7,7 +7,7 @@ this one value, so they always agree. It must not compute risk: the engine fills
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +29,8 @@ class UnderlyingView:
     decision: str
     trading: str
     """"active", or why this underlying does not trade now."""
+    pnl: Mapping[str, float] = field(default_factory=dict)
+    """Live P&L attribution in USD (`hedgebot.core.pnl.LiveAttribution.to_dict`)."""
 
     @property
     def outside_band(self) -> bool:
@@ -84,6 +86,7 @@ class TurnView:
                     "decision": u.decision,
                     "trading": u.trading,
                     "outside_band": u.outside_band,
+                    "pnl": dict(u.pnl),
                 }
                 for name, u in self.underlyings.items()
             },

@@ -85,6 +85,7 @@ class OperatorSurface:
         self._margin: dict[str, MarginAlertState] = {}
         self._stale: set[str] = set()
         self._counts: dict[tuple[str, str], int] = {}
+        self._fees_seen: dict[str, tuple[float, float]] = {}
         self._reconnects: dict[str, int] = {}
         self._view: TurnView | None = None
         self._last_turn_monotonic: float | None = None
@@ -138,6 +139,7 @@ class OperatorSurface:
             )
             self._count(name, "orders", row.hedge_orders, metrics.record_order)
             self._count(name, "fills", row.fills, lambda u: metrics.record_fill(u, fee_usd=0.0))
+            self._record_pnl(name, row.pnl)
             age = self._state.quote_age_s(self._hedge_key(name))
             metrics.record_data_age(f"{name}.hedge_quote", min(age, 1e9))
             self._staleness(f"{name}.market", age)
@@ -160,6 +162,16 @@ class OperatorSurface:
             down_s = 0.0 if health.connected else (view.now_ms - health.since_ms) / 1000
             self._disconnection(venue, down_s, health.reason)
         self._ping_watchdog()
+
+    def _record_pnl(self, underlying: str, pnl: Mapping[str, float]) -> None:
+        """The attribution gauges, and the fee counters by what was added since last turn."""
+        self.metrics.record_pnl(underlying, pnl)
+        paid, earned = pnl.get("fees_usd", 0.0), pnl.get("rebates_usd", 0.0)
+        seen_paid, seen_earned = self._fees_seen.get(underlying, (0.0, 0.0))
+        self.metrics.record_fees(
+            underlying, fees_usd=paid - seen_paid, rebates_usd=earned - seen_earned
+        )
+        self._fees_seen[underlying] = (paid, earned)
 
     def _hedge_key(self, underlying: str) -> InstrumentKey:
         hedge = self._settings.hedges[underlying]
