@@ -178,3 +178,24 @@ def test_benchmark_as_documented() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "17,280,000" in done.stdout
+
+
+def _table(text: str) -> list[str]:
+    """The frontier table lines (header and policies) of a command's output or a docs block."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("policy "))
+    end = start + 1
+    while end < len(lines) and re.match(r"^\S.*\d%$", lines[end]):
+        end += 1
+    return lines[start:end]
+
+
+def test_the_tables_in_the_docs_are_what_the_commands_print(tmp_path: Path) -> None:
+    """docs/backtest.md shows the default and the FTX tables exactly as the commands print them
+    (seeded paths, pinned numpy): rerun both and compare, line for line."""
+    docs = (ROOT / "docs" / "backtest.md").read_text()
+    blocks = re.findall(r"```\n(policy .*?)```", docs, flags=re.S)
+    assert len(blocks) == 2
+    assert [len(_table(b)) for b in blocks] == [15, 15]  # header and 14 policies
+    assert _table(_run(DEFAULT, tmp_path)) == _table(blocks[0])
+    assert _table(_run(REPLAY, tmp_path)) == _table(blocks[1])
