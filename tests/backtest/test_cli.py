@@ -23,10 +23,13 @@ REPLAY = (
     ".csv.gz --chain tests/data/deribit/options_chain_2021-02-11/btc_option_data.csv "
     "--step-minutes 1 --out backtest-out/ftx"
 )
-CALIBRATE = "hedgebot backtest --paths 300 --calibrate --max-std 6000 --out backtest-out/calibrate"
+CALIBRATE = (
+    "hedgebot backtest --paths 300 --step-minutes 60 --calibrate --max-std 6000 "
+    "--out backtest-out/calibrate"
+)
 ETH = (
-    "hedgebot backtest --underlying ETH --paths 300 --fee-bps 2 --half-spread-bps 0.5 "
-    "--out backtest-out/eth"
+    "hedgebot backtest --underlying ETH --paths 300 --step-minutes 60 --fee-bps 2 "
+    "--half-spread-bps 0.5 --out backtest-out/eth"
 )
 BENCH = "python benchmarks/bench_backtest.py"
 DOC_COMMANDS = {DEFAULT, REPLAY, CALIBRATE, ETH, BENCH}
@@ -69,8 +72,24 @@ def _rows(path: Path) -> dict[str, dict[str, str]]:
         return {row["policy"]: row for row in csv.DictReader(handle)}
 
 
-def test_default_backtest_prints_the_frontier_and_writes_the_plot(tmp_path: Path) -> None:
-    out = _run(DEFAULT, tmp_path)
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """`hedgebot backtest` run once for this module: (stdout, folder it ran in)."""
+    folder = tmp_path_factory.mktemp("default")
+    return _run(DEFAULT, folder), folder
+
+
+@pytest.fixture(scope="module")
+def replay_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The FTX replay run once for this module: (stdout, folder it ran in)."""
+    folder = tmp_path_factory.mktemp("replay")
+    return _run(REPLAY, folder), folder
+
+
+def test_default_backtest_prints_the_frontier_and_writes_the_plot(
+    default_run: tuple[str, Path],
+) -> None:
+    out, tmp_path = default_run
     assert out.startswith("BTC: monte carlo, 1000 paths, seed 7; 25.3 days")
     for policy in POLICIES:
         assert re.search(rf"^{re.escape(policy)}\s+-?\d", out, flags=re.M), policy
@@ -90,8 +109,10 @@ def test_default_backtest_prints_the_frontier_and_writes_the_plot(tmp_path: Path
     assert fees > 0
 
 
-def test_replay_of_the_ftx_month_gives_a_distribution_of_days(tmp_path: Path) -> None:
-    out = _run(REPLAY, tmp_path)
+def test_replay_of_the_ftx_month_gives_a_distribution_of_days(
+    replay_run: tuple[str, Path],
+) -> None:
+    out, tmp_path = replay_run
     assert "31 windows of 1 days" in out
     rows = _rows(tmp_path / "backtest-out" / "ftx" / "frontier.csv")
     assert float(rows["none"]["std"]) > 5 * float(rows["configured"]["std"])
@@ -190,12 +211,14 @@ def _table(text: str) -> list[str]:
     return lines[start:end]
 
 
-def test_the_tables_in_the_docs_are_what_the_commands_print(tmp_path: Path) -> None:
+def test_the_tables_in_the_docs_are_what_the_commands_print(
+    default_run: tuple[str, Path], replay_run: tuple[str, Path]
+) -> None:
     """docs/backtest.md shows the default and the FTX tables exactly as the commands print them
     (seeded paths, pinned numpy): rerun both and compare, line for line."""
     docs = (ROOT / "docs" / "backtest.md").read_text()
     blocks = re.findall(r"```\n(policy .*?)```", docs, flags=re.S)
     assert len(blocks) == 2
     assert [len(_table(b)) for b in blocks] == [15, 15]  # header and 14 policies
-    assert _table(_run(DEFAULT, tmp_path)) == _table(blocks[0])
-    assert _table(_run(REPLAY, tmp_path)) == _table(blocks[1])
+    assert _table(default_run[0]) == _table(blocks[0])
+    assert _table(replay_run[0]) == _table(blocks[1])
