@@ -176,13 +176,16 @@ def _backtest(args: argparse.Namespace) -> int:
         for name in ("spot", "vol", "vol_of_vol", "jumps_per_day", "jump_std")
         if getattr(args, name) is not None
     }
-    mc = MonteCarloSettings(
-        paths=args.paths,
-        days=args.days,
-        step_minutes=args.step_minutes,
-        drift=args.drift,
-        seed=args.seed,
-    )
+    try:
+        mc = MonteCarloSettings(
+            paths=args.paths,
+            days=args.days,
+            step_minutes=args.step_minutes,
+            drift=args.drift,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"backtest: {exc}") from None
     request = BacktestRequest(
         monte_carlo=mc,
         dynamics=overrides,

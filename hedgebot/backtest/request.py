@@ -24,6 +24,7 @@ from hedgebot.backtest.policies import calibration_grid, policy_grid
 from hedgebot.backtest.recorded import candle_paths, chain_atm_vol, read_candles
 from hedgebot.backtest.runner import EngineChoice, PolicyResult, calibrate, run_policies
 from hedgebot.core.policy import FixedBand, HedgeRule
+from hedgebot.model.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,11 +65,14 @@ def market_for(
     if request.candles is None:
         days = horizon_days(book, start_ms, mc.days)
         return simulate(dataclasses.replace(mc, days=days), start_ms=start_ms), book
-    times, closes = read_candles(request.candles)
+    try:
+        times, closes = read_candles(request.candles)
+        vol = request.implied_vol
+        if request.chain is not None:
+            vol = chain_atm_vol(request.chain, horizon_days=mc.days)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"backtest: cannot read recorded data: {exc}") from None
     placed = book.shifted(by_ms=times[0] - start_ms)
-    vol = request.implied_vol
-    if request.chain is not None:
-        vol = chain_atm_vol(request.chain, horizon_days=mc.days)
     market = candle_paths(
         times,
         closes,

@@ -152,11 +152,20 @@ def test_eth_book_with_its_percent_band(tmp_path: Path) -> None:
     assert float(rows["configured"]["effectiveness"]) > 0.5
 
 
-def test_calibration_without_a_budget_is_a_config_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--calibrate"], "--calibrate needs --max-std or --max-var95"),
+        (["--paths", "0"], "paths, days and step_minutes must be positive"),
+        (["--candles", "nowhere.csv"], "cannot read recorded data"),
+        (["--underlying", "DOGE"], "no hedge configured for DOGE"),
+    ],
+)
+def test_bad_requests_exit_78_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     for name in ("config", "tests"):
         (tmp_path / name).symlink_to(ROOT / name)
     done = subprocess.run(
-        [sys.executable, "-m", "hedgebot", "backtest", "--calibrate"],
+        [sys.executable, "-m", "hedgebot", "backtest", *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -164,7 +173,8 @@ def test_calibration_without_a_budget_is_a_config_error(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 78
-    assert "--calibrate needs --max-std or --max-var95" in done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_benchmark_runs_small() -> None:

@@ -5,6 +5,7 @@ of the default book's kind of market, once through `decide` step by step and onc
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
 import pytest
@@ -123,3 +124,20 @@ def test_an_unknown_band_runs_on_the_event_engine(paths: BookPaths) -> None:
     )
     assert result.engine is EngineChoice.EVENT
     assert result.outcome.trades.sum() > 0
+
+
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_runs_on_a_terminal_only(paths: BookPaths) -> None:
+    policies = _grid()[:3]
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        run_policies(book=BOOK, paths=paths, policies=policies, costs=COSTS, progress=stream)
+    assert "backtest: 100%" in terminal.getvalue()
+    assert "3/3" in terminal.getvalue()
+    assert pipe.getvalue() == ""
