@@ -18,6 +18,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from hedgebot.core.risk import OptionTotals
+
 FloatArray = NDArray[np.float64]
 _T = TypeVar("_T", float, FloatArray)
 
@@ -148,19 +150,28 @@ class Attribution:
 class LiveAttribution:
     """The daemon's running P&L of one underlying, turn by turn and fill by fill, in USD.
 
-    Between two turns the book without its hedge earns delta·dS and ½·gamma·dS² (its delta and
-    gamma at the earlier turn) and the hedge position earns position·dS, all at the underlying's
-    index price. Each fill adds its fee (in USD at the fill price when paid in coin; a negative
+    Between two turns, at the underlying's index price S and with the figures of the earlier
+    turn: the options earn delta·dS, ½·gamma·dS², theta·dt and vega·dσ (σ the vega-weighted
+    implied vol), and the residual is their revaluation change less those terms (higher orders,
+    smile moves, expiries and option trades land there); the book's other positions (futures,
+    counted collateral) earn their delta and convexity on dS; the hedge position earns
+    position·dS. Each fill adds its fee (in USD at the fill price when paid in coin; a negative
     fee is a rebate) and its slippage: what filling away from the decision-time mark cost.
-    Theta, vega and funding are not attributed live (the backtest attributes them).
+    Funding is not attributed live (the backtest does).
     """
 
     last_price: float | None = None
+    last_ms: int = 0
     book_delta: float = 0.0
     book_gamma: float = 0.0
     hedge_position: float = 0.0
-    delta: float = 0.0
-    gamma: float = 0.0
+    options: OptionTotals = field(default_factory=OptionTotals)
+    option_delta: float = 0.0
+    option_gamma: float = 0.0
+    option_theta: float = 0.0
+    option_vega: float = 0.0
+    option_residual: float = 0.0
+    other: float = 0.0
     hedge: float = 0.0
     fees_usd: float = 0.0
     rebates_usd: float = 0.0
@@ -169,20 +180,47 @@ class LiveAttribution:
     fills: int = 0
 
     def observe(
-        self, *, price: float, book_delta: float, gamma: float, hedge_position: float
+        self,
+        *,
+        now_ms: int,
+        price: float,
+        book_delta: float,
+        gamma: float,
+        hedge_position: float,
+        options: OptionTotals,
     ) -> None:
-        """One turn's price, book delta without the hedge, gamma and hedge position (coin)."""
+        """One turn: index price, the book's delta (without the hedge) and gamma, the hedge
+        position (coin) and the options' value and greeks."""
         if price <= 0:
             return
         if self.last_price is not None:
             move = price - self.last_price
-            self.delta += self.book_delta * move
-            self.gamma += 0.5 * self.book_gamma * move * move
+            before = self.options
+            delta, gamma_pnl, theta, vega, residual = explain_option_pnl(
+                value_change=options.value - before.value,
+                delta=before.delta,
+                gamma=before.gamma,
+                vega=before.vega * 100.0,
+                theta=before.theta,
+                d_price=move,
+                d_vol=options.implied_vol - before.implied_vol,
+                dt_years=(now_ms - self.last_ms) / (365.0 * 24 * 3600 * 1000),
+            )
+            self.option_delta += delta
+            self.option_gamma += gamma_pnl
+            self.option_theta += theta
+            self.option_vega += vega
+            self.option_residual += residual
+            self.other += (self.book_delta - before.net_delta) * move + 0.5 * (
+                self.book_gamma - before.net_gamma
+            ) * move * move
             self.hedge += self.hedge_position * move
         self.last_price = price
+        self.last_ms = now_ms
         self.book_delta = book_delta
         self.book_gamma = gamma
         self.hedge_position = hedge_position
+        self.options = options
 
     def add_fill(self, *, fee_usd: float, slippage_usd: float, slippage: float) -> None:
         """One fill's fee (negative: rebate) and slippage in USD and bps."""
@@ -195,28 +233,37 @@ class LiveAttribution:
         self.fills += 1
 
     @property
-    def total(self) -> float:
-        """Book and hedge P&L, less fees and slippage, plus rebates."""
+    def option(self) -> float:
+        """Option P&L: all five terms."""
         return (
-            self.delta
-            + self.gamma
-            + self.hedge
-            - self.fees_usd
-            + self.rebates_usd
-            - self.slippage_usd
+            self.option_delta
+            + self.option_gamma
+            + self.option_theta
+            + self.option_vega
+            + self.option_residual
         )
+
+    @property
+    def total(self) -> float:
+        """Options, other positions and hedge, less fees and slippage, plus rebates."""
+        costs = self.fees_usd - self.rebates_usd + self.slippage_usd
+        return self.option + self.other + self.hedge - costs
 
     def to_dict(self) -> dict[str, float]:
         """The figures /status, the metrics and the run summary show."""
-        return {
-            "book_delta_usd": round(self.delta, 6),
-            "book_gamma_usd": round(self.gamma, 6),
-            "hedge_usd": round(self.hedge, 6),
-            "fees_usd": round(self.fees_usd, 6),
-            "rebates_usd": round(self.rebates_usd, 6),
-            "slippage_usd": round(self.slippage_usd, 6),
-            "mean_slippage_bps": round(self.slippage_bps_sum / self.fills, 6)
-            if self.fills
-            else 0.0,
-            "total_usd": round(self.total, 6),
+        figures = {
+            "option_delta_usd": self.option_delta,
+            "option_gamma_usd": self.option_gamma,
+            "option_theta_usd": self.option_theta,
+            "option_vega_usd": self.option_vega,
+            "option_residual_usd": self.option_residual,
+            "option_usd": self.option,
+            "other_usd": self.other,
+            "hedge_usd": self.hedge,
+            "fees_usd": self.fees_usd,
+            "rebates_usd": self.rebates_usd,
+            "slippage_usd": self.slippage_usd,
+            "mean_slippage_bps": self.slippage_bps_sum / self.fills if self.fills else 0.0,
+            "total_usd": self.total,
         }
+        return {k: round(v, 6) for k, v in figures.items()}

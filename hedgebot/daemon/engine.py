@@ -288,10 +288,12 @@ class Engine:
         )
         decision = decide(leg.rule, inputs)
         self.executor.stats.pnl(underlying).observe(
+            now_ms=now,
             price=price,
             book_delta=risk.net_delta - position,
             gamma=risk.gamma,
             hedge_position=position,
+            options=risk.options,
         )
         per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
         trading = "active"
