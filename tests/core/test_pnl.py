@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from hedgebot.core.greeks import black76
-from hedgebot.core.pnl import Attribution, explain_option_pnl, slippage_bps, trading_cost
+from hedgebot.core.greeks import OptionGreeks, black76
+from hedgebot.core.pnl import (
+    Attribution,
+    LiveAttribution,
+    explain_option_pnl,
+    slippage_bps,
+    trading_cost,
+)
 from hedgebot.core.pnl_stats import (
     DrawdownTracker,
     effectiveness,
@@ -17,6 +23,7 @@ from hedgebot.core.pnl_stats import (
     pnl_stats,
     value_at_risk,
 )
+from hedgebot.core.risk import OptionTotals
 
 
 def test_greek_terms_explain_a_small_move_and_sum_to_the_change() -> None:
@@ -99,3 +106,57 @@ def test_drawdown_is_the_largest_fall_from_a_running_peak() -> None:
     for step in ([1.0, 0.0], [5.0, -1.0], [2.0, -4.0], [6.0, 3.0], [4.5, 2.0]):
         tracker.observe(np.array(step))
     np.testing.assert_allclose(tracker.worst, [3.0, 4.0])
+
+
+def test_live_attribution_of_two_turns_and_two_fills() -> None:
+    """Short one call, long 0.3 coin of hedge: a 600 USD rise over an hour. The option terms
+    add up to the call's revaluation, the hedge earns 0.3·600, a fee and a rebate are kept
+    apart, and slippage averages per fill."""
+    hour_ms = 3_600_000
+    before = black76(60_000.0, 61_000.0, 30 / 365, 0.60, True)
+    after = black76(60_600.0, 61_000.0, 30 / 365 - 1 / (365 * 24), 0.61, True)
+
+    def totals(g: OptionGreeks, iv: float) -> OptionTotals:
+        return OptionTotals(
+            value=-float(g.price),
+            delta=-float(g.delta),
+            gamma=-float(g.gamma),
+            theta=-float(g.theta),
+            vega=-float(g.vega) / 100,
+            implied_vol=iv,
+            net_delta=-float(g.delta),
+            net_gamma=-float(g.gamma),
+        )
+
+    live = LiveAttribution()
+    first = totals(before, 0.60)
+    live.observe(
+        now_ms=0,
+        price=60_000.0,
+        book_delta=first.delta + 2.0,
+        gamma=first.gamma,
+        hedge_position=0.3,
+        options=first,
+    )
+    live.observe(
+        now_ms=hour_ms,
+        price=60_600.0,
+        book_delta=0.0,
+        gamma=0.0,
+        hedge_position=0.0,
+        options=totals(after, 0.61),
+    )
+    change = -float(after.price - before.price)
+    assert live.option == pytest.approx(change, rel=1e-12)
+    assert live.option_delta == pytest.approx(-float(before.delta) * 600)
+    assert live.option_theta > 0 > live.option_vega  # short: earns time, loses on vol up
+    assert abs(live.option_residual) < 0.01 * abs(change)
+    assert live.other == pytest.approx(2.0 * 600)  # two coins of other delta
+    assert live.hedge == pytest.approx(0.3 * 600)
+    live.add_fill(fee_usd=3.0, slippage_usd=1.5, slippage=2.0)
+    live.add_fill(fee_usd=-1.0, slippage_usd=0.5, slippage=1.0)
+    shown = live.to_dict()
+    assert shown["fees_usd"] == 3.0
+    assert shown["rebates_usd"] == 1.0
+    assert shown["mean_slippage_bps"] == 1.5
+    assert shown["total_usd"] == pytest.approx(change + 1200 + 180 - 3 + 1 - 2, abs=1e-5)
