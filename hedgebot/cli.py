@@ -96,6 +96,9 @@ def _add_backtest(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     bt.add_argument("--chain", type=Path, default=None, help="option chain CSV for implied vol")
     bt.add_argument("--iv", type=float, default=None, help="implied vol for a replay")
     bt.add_argument("--window-days", type=float, default=1.0, help="replay: days per path (window)")
+    bt.add_argument(
+        "--basis", type=Path, default=None, help="report cross-hedge basis risk of a price file"
+    )
     bt.add_argument("--engine", choices=["auto", "event", "vectorised"], default="auto")
     bt.add_argument("--out", type=Path, default=Path("backtest-out"), help="output folder")
     bt.add_argument("--calibrate", action="store_true", help="pick the band for a risk budget")
@@ -169,6 +172,14 @@ def _backtest(args: argparse.Namespace) -> int:
     from hedgebot.backtest.runner import EngineChoice
     from hedgebot.model.errors import ConfigError
 
+    if args.basis is not None:
+        from hedgebot.backtest.basis import basis_table
+
+        try:
+            print(basis_table(args.basis))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"backtest: cannot read {args.basis}: {exc}") from None
+        return 0
     if args.calibrate and args.max_std is None and args.max_var95 is None:
         raise ConfigError("backtest: --calibrate needs --max-std or --max-var95")
     overrides = {

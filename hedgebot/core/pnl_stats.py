@@ -76,3 +76,40 @@ class DrawdownTracker:
         """Take the cumulative P&L of every path at one step."""
         np.maximum(self.peak, cumulative, out=self.peak)
         np.maximum(self.worst, self.peak - cumulative, out=self.worst)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BasisRisk:
+    """What is left when one underlying is hedged with another's instrument at beta."""
+
+    beta: float
+    """Coin of hedge value per coin of target value: cov(target, hedge) / var(hedge)."""
+    correlation: float
+    target_vol: float
+    """Annualised volatility of the target's returns."""
+    residual_vol: float
+    """Annualised volatility of target − beta·hedge returns: the basis risk."""
+    effectiveness: float
+    """1 − residual variance / target variance (= correlation²)."""
+    observations: int
+
+
+def basis_risk(target: ArrayLike, hedge: ArrayLike, *, years: ArrayLike) -> BasisRisk:
+    """Basis risk of hedging `target` returns with `hedge` returns (log returns over intervals
+    of `years` each), beta estimated by least squares over the whole window."""
+    t = np.asarray(target, dtype=np.float64)
+    h = np.asarray(hedge, dtype=np.float64)
+    dt = np.asarray(years, dtype=np.float64)
+    if not t.shape == h.shape == dt.shape or len(t) < 3:
+        raise ValueError("need at least three aligned returns of target, hedge and interval")
+    beta = float(np.cov(t, h)[0, 1] / np.var(h, ddof=1))
+    residual = t - beta * h
+    per_year = 1.0 / float(dt.mean())
+    return BasisRisk(
+        beta=beta,
+        correlation=float(np.corrcoef(t, h)[0, 1]),
+        target_vol=float(np.std(t, ddof=1) * math.sqrt(per_year)),
+        residual_vol=float(np.std(residual, ddof=1) * math.sqrt(per_year)),
+        effectiveness=1.0 - float(np.var(residual, ddof=1) / np.var(t, ddof=1)),
+        observations=len(t),
+    )

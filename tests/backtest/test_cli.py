@@ -31,8 +31,9 @@ ETH = (
     "hedgebot backtest --underlying ETH --paths 300 --step-minutes 60 --fee-bps 2 "
     "--half-spread-bps 0.5 --out backtest-out/eth"
 )
+BASIS = "hedgebot backtest --basis tests/data/deribit/perpetual_prices_2025-12-30_2026-04-15.csv"
 BENCH = "python benchmarks/bench_backtest.py"
-DOC_COMMANDS = {DEFAULT, REPLAY, CALIBRATE, ETH, BENCH}
+DOC_COMMANDS = {DEFAULT, REPLAY, CALIBRATE, ETH, BASIS, BENCH}
 POLICIES = ("none", "clock 15m", "clock 60m", "clock 240m", "configured", "percent 5% edge")
 
 
@@ -150,6 +151,17 @@ def test_eth_book_with_its_percent_band(tmp_path: Path) -> None:
     assert "costs 2.5 bp one way" in out
     rows = _rows(tmp_path / "backtest-out" / "eth" / "frontier.csv")
     assert float(rows["configured"]["effectiveness"]) > 0.5
+
+
+def test_basis_report_of_eth_hedged_with_btc(tmp_path: Path) -> None:
+    out = _run(BASIS, tmp_path)
+    assert out.startswith("basis risk from perpetual_prices_2025-12-30_2026-04-15.csv: 419")
+    lines = {
+        line[:16].split()[0] + "/" + line[:16].split()[1]: line for line in out.splitlines()[2:]
+    }
+    assert set(lines) == {"BTC/ETH", "ETH/BTC"}
+    docs = (ROOT / "docs" / "backtest.md").read_text()
+    assert out.strip() in docs  # the docs show this very output
 
 
 @pytest.mark.parametrize(
