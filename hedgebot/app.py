@@ -163,6 +163,20 @@ def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) ->
     )
 
 
+def guard_limits(settings: Settings) -> GuardLimits:
+    """The guards' limits for a configuration."""
+    return GuardLimits(
+        max_data_age_s=settings.guards.max_data_age_s,
+        max_notional_per_minute_usd=settings.guards.max_notional_per_minute_usd,
+        max_notional_per_hour_usd=settings.guards.max_notional_per_hour_usd,
+        max_orders_per_minute=settings.guards.max_orders_per_minute,
+        max_consecutive_rejects=settings.guards.max_consecutive_rejects,
+        max_hedge_position={u: h.max_position for u, h in settings.hedges.items()},
+        max_abs_net_delta_usd=settings.guards.kill_abs_net_delta_usd,
+        max_maintenance_ratio=settings.guards.kill_maintenance_ratio,
+    )
+
+
 def hedge_rule(hedge: cfg.HedgeSettings) -> HedgeRule:
     """The policy's rule for a configured hedge."""
     return HedgeRule(
@@ -221,16 +235,7 @@ class Runtime:
         self.state = BookState(clock=self.clock)
         self.events: dict[str, int] = {}
         self.gatekeeper = Gatekeeper(
-            limits=GuardLimits(
-                max_data_age_s=settings.guards.max_data_age_s,
-                max_notional_per_minute_usd=settings.guards.max_notional_per_minute_usd,
-                max_notional_per_hour_usd=settings.guards.max_notional_per_hour_usd,
-                max_orders_per_minute=settings.guards.max_orders_per_minute,
-                max_consecutive_rejects=settings.guards.max_consecutive_rejects,
-                max_hedge_position={u: h.max_position for u, h in settings.hedges.items()},
-                max_abs_net_delta_usd=settings.guards.kill_abs_net_delta_usd,
-                max_maintenance_ratio=settings.guards.kill_maintenance_ratio,
-            ),
+            limits=guard_limits(settings),
             reducing_ratio=settings.margin.reducing_ratio,
             notify=self.notify,
             min_available_ratio=settings.margin.min_available_ratio,
@@ -515,6 +520,8 @@ def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) 
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"backtest: {exc}") from None
     start_ms = int(settings.simulator.start.timestamp() * 1000)
+    if request.guards:
+        request = dataclasses.replace(request, limits=guard_limits(settings))
     execute(
         dataclasses.replace(request, monte_carlo=mc),
         book=book,

@@ -99,6 +99,9 @@ def _add_backtest(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     bt.add_argument(
         "--basis", type=Path, default=None, help="report cross-hedge basis risk of a price file"
     )
+    bt.add_argument(
+        "--guards", action="store_true", help="hedges pass the config's guards (event engine)"
+    )
     bt.add_argument("--engine", choices=["auto", "event", "vectorised"], default="auto")
     bt.add_argument("--out", type=Path, default=Path("backtest-out"), help="output folder")
     bt.add_argument("--calibrate", action="store_true", help="pick the band for a risk budget")
@@ -180,6 +183,8 @@ def _backtest(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"backtest: cannot read {args.basis}: {exc}") from None
         return 0
+    if args.guards and args.engine == "vectorised":
+        raise ConfigError("backtest: --guards runs on the event engine, not --engine vectorised")
     if args.calibrate and args.max_std is None and args.max_var95 is None:
         raise ConfigError("backtest: --calibrate needs --max-std or --max-var95")
     overrides = {
@@ -216,6 +221,7 @@ def _backtest(args: argparse.Namespace) -> int:
         max_std=args.max_std,
         max_var95=args.max_var95,
         calibrate=args.calibrate,
+        guards=args.guards,
     )
     return backtest(config=args.config, underlying=args.underlying, request=request)
 

@@ -11,10 +11,20 @@ tested against.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from hedgebot.backtest.book import BacktestBook, BookPaths
 from hedgebot.backtest.outcome import CostModel, Outcome
+from hedgebot.core.guards import (
+    GuardLimits,
+    GuardState,
+    TradingState,
+    check_order,
+    engage_kill_switch,
+    record_send,
+)
 from hedgebot.core.policy import Action, HedgeRule, PolicyInputs, decide
 from hedgebot.core.units import lot_in_coin
 
@@ -27,11 +37,15 @@ def run_event(
     rule: HedgeRule,
     costs: CostModel,
     record: bool = False,
+    guards: GuardLimits | None = None,
 ) -> Outcome:
-    """Run `rule` over every path of `paths`, path after path."""
+    """Run `rule` over every path of `paths`, path after path; with `guards`, every hedge the
+    policy decides must also pass `hedgebot.core.guards.check_order` (data is always fresh and
+    trading active here, so the position, rate and notional limits and the kill switch act)."""
     n, steps = paths.market.paths, paths.market.steps
     columns = {k: np.zeros(n) for k in ("hedge", "fees", "spread", "funding", "dd", "position")}
     trades = np.zeros(n, dtype=np.int64)
+    vetoes = np.zeros(n, dtype=np.int64)
     outside = np.zeros(n, dtype=np.int64)
     orders = np.zeros((n, steps)) if record else None
     funding_rate = costs.funding_per_step(paths.market.step_ms)
@@ -44,6 +58,7 @@ def run_event(
         position = hedge = fees = spread = funding = 0.0
         peak = worst = 0.0
         last_hedge_ms: int | None = None
+        guard_state = GuardState()
         for t in range(steps):
             price = spot[t]
             now_ms = paths.market.start_ms + t * paths.market.step_ms
@@ -62,6 +77,30 @@ def run_event(
             decision = decide(rule, inputs)
             if abs(decision.gap) > decision.band:
                 outside[p] += 1
+            if decision.action is Action.HEDGE and guards is not None:
+                verdict = check_order(
+                    guards,
+                    guard_state,
+                    now_ms=now_ms,
+                    underlying=book.underlying,
+                    notional_usd=abs(decision.order_delta) * price,
+                    current_hedge_position=position,
+                    resulting_hedge_position=position + decision.order_delta,
+                    reduces_exposure=abs(inputs.net_delta + decision.order_delta)
+                    < abs(inputs.net_delta),
+                    market_age_s=0.0,
+                    account_age_s=0.0,
+                    trading_state=TradingState.ACTIVE,
+                )
+                if verdict.allowed:
+                    guard_state = record_send(
+                        guard_state, now_ms=now_ms, notional_usd=abs(decision.order_delta) * price
+                    )
+                else:
+                    vetoes[p] += 1
+                    if verdict.engage_kill_switch:
+                        guard_state = engage_kill_switch(guard_state, verdict.reason)
+                    decision = dataclasses.replace(decision, action=Action.HOLD, order_delta=0.0)
             if decision.action is Action.HEDGE:
                 size = decision.order_delta
                 position += size
@@ -95,5 +134,6 @@ def run_event(
         outside_steps=outside,
         max_drawdown=columns["dd"],
         final_position=columns["position"],
+        vetoes=vetoes,
         orders=orders,
     )

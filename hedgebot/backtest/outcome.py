@@ -54,6 +54,8 @@ class Outcome:
     max_drawdown: FloatArray
     final_position: FloatArray
     """Hedge position at the end, in coin."""
+    vetoes: NDArray[np.int64]
+    """Hedges the guards refused (event engine with guards only; else 0)."""
     orders: FloatArray | None = None
     """(paths, steps): coin traded at each step, when recorded."""
 

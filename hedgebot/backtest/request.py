@@ -23,6 +23,7 @@ from hedgebot.backtest.outcome import CostModel
 from hedgebot.backtest.policies import calibration_grid, policy_grid
 from hedgebot.backtest.recorded import candle_paths, chain_atm_vol, read_candles
 from hedgebot.backtest.runner import EngineChoice, PolicyResult, calibrate, run_policies
+from hedgebot.core.guards import GuardLimits
 from hedgebot.core.policy import FixedBand, HedgeRule
 from hedgebot.model.errors import ConfigError
 
@@ -47,6 +48,10 @@ class BacktestRequest:
     max_std: float | None = None
     max_var95: float | None = None
     calibrate: bool = False
+    guards: bool = False
+    """Run every hedge through the daemon's guards (event engine only)."""
+    limits: GuardLimits | None = None
+    """The guards' limits, filled in by the composition root from the config."""
 
 
 def horizon_days(book: BacktestBook, start_ms: int, wanted: float) -> float:
@@ -116,6 +121,7 @@ def execute(
         costs=request.costs,
         engine=request.engine,
         progress=progress,
+        guards=request.limits,
     )
     start = dt.datetime.fromtimestamp(market.start_ms / 1000, tz=dt.UTC)
     days = market.steps * market.step_ms / 86_400_000

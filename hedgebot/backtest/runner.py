@@ -20,6 +20,7 @@ from hedgebot.backtest.event import run_event
 from hedgebot.backtest.outcome import CostModel, Outcome
 from hedgebot.backtest.policies import Policy
 from hedgebot.backtest.vectorised import run_vectorised, supports
+from hedgebot.core.guards import GuardLimits
 from hedgebot.core.pnl_stats import PnlStats
 
 
@@ -60,6 +61,7 @@ class PolicyResult:
             "effectiveness": s.effectiveness,
             "trades": float(o.trades.mean()),
             "outside_band": float(o.outside_steps.mean()) / self.steps,
+            "guard_vetoes": float(o.vetoes.mean()),
             "engine": self.engine.value,
         }
 
@@ -72,8 +74,10 @@ def run_policies(
     costs: CostModel,
     engine: EngineChoice = EngineChoice.AUTO,
     progress: TextIO | None = None,
+    guards: GuardLimits | None = None,
 ) -> list[PolicyResult]:
-    """Every policy over every path; a progress bar goes to `progress` when it is a terminal."""
+    """Every policy over every path; a progress bar goes to `progress` when it is a terminal.
+    With `guards`, every hedge also passes the daemon's guards, on the event engine."""
     results = []
     bar = tqdm(
         policies,
@@ -85,10 +89,23 @@ def run_policies(
     for policy in bar:
         use = engine
         if use is EngineChoice.AUTO:
-            vectorisable = supports(policy.rule) and paths.market.paths > 1
+            vectorisable = supports(policy.rule) and paths.market.paths > 1 and guards is None
             use = EngineChoice.VECTORISED if vectorisable else EngineChoice.EVENT
-        run = run_vectorised if use is EngineChoice.VECTORISED else run_event
-        outcome = run(name=policy.name, book=book, paths=paths, rule=policy.rule, costs=costs)
+        if use is EngineChoice.VECTORISED:
+            if guards is not None:
+                raise ValueError("the guards run on the event engine only")
+            outcome = run_vectorised(
+                name=policy.name, book=book, paths=paths, rule=policy.rule, costs=costs
+            )
+        else:
+            outcome = run_event(
+                name=policy.name,
+                book=book,
+                paths=paths,
+                rule=policy.rule,
+                costs=costs,
+                guards=guards,
+            )
         results.append(
             PolicyResult(
                 policy=policy,

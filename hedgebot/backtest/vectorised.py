@@ -135,5 +135,6 @@ def run_vectorised(
         outside_steps=outside,
         max_drawdown=drawdown.worst,
         final_position=position,
+        vetoes=np.zeros(n, dtype=np.int64),
         orders=orders,
     )

@@ -164,6 +164,17 @@ def test_basis_report_of_eth_hedged_with_btc(tmp_path: Path) -> None:
     assert out.strip() in docs  # the docs show this very output
 
 
+def test_guards_run_on_the_event_engine(tmp_path: Path) -> None:
+    out = _run(
+        "hedgebot backtest --guards --paths 20 --step-minutes 60 --out backtest-out/guards",
+        tmp_path,
+    )
+    assert "configured" in out
+    rows = _rows(tmp_path / "backtest-out" / "guards" / "frontier.csv")
+    assert {r["engine"] for r in rows.values()} == {"event"}
+    assert all(float(r["guard_vetoes"]) >= 0 for r in rows.values())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -171,6 +182,7 @@ def test_basis_report_of_eth_hedged_with_btc(tmp_path: Path) -> None:
         (["--paths", "0"], "paths, days and step_minutes must be positive"),
         (["--candles", "nowhere.csv"], "cannot read recorded data"),
         (["--underlying", "DOGE"], "no hedge configured for DOGE"),
+        (["--guards", "--engine", "vectorised"], "--guards runs on the event engine"),
     ],
 )
 def test_bad_requests_exit_78_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
