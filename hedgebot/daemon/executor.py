@@ -43,7 +43,8 @@ from hedgebot.core.lifecycle import (
 )
 from hedgebot.core.pnl import LiveAttribution, slippage_bps
 from hedgebot.core.policy import HedgeRule
-from hedgebot.core.units import coin_to_amount, futures_delta
+from hedgebot.core.run_stats import fee_usd
+from hedgebot.core.units import amount_unit, coin_to_amount, futures_delta
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
 from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
@@ -89,6 +90,10 @@ class ExecutionStats:
     fills: dict[str, int] = field(default_factory=dict)
     fees: dict[str, dict[str, float]] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
+    fees_usd: dict[str, float] = field(default_factory=dict)
+    """Fees paid, in USD at each fill's price (`hedgebot.core.run_stats.fee_usd`)."""
+    rebates_usd: dict[str, float] = field(default_factory=dict)
+    """Rebates (negative fees) earned, in USD at each fill's price, as a positive amount."""
     attribution: dict[str, LiveAttribution] = field(default_factory=dict)
     """Live P&L per underlying: the executor adds fills, the engine each turn's moves."""
 
@@ -193,6 +198,7 @@ class Executor(OrderListener):
             instrument=str(instrument.key),
             side=side.value,
             amount=amount,
+            amount_unit=amount_unit(instrument),
             limit=request.limit_price,
         )
         active.task = asyncio.create_task(self._send(active, leg.order_timeout_ms))
@@ -230,13 +236,12 @@ class Executor(OrderListener):
                 self._apply(active, Submitted(update=update, at_ms=self._clock.now_ms()))
                 self._observer("order.accepted", {"underlying": active.underlying})
 
-    def _attribute(self, underlying: str, fill: Fill) -> None:
-        """Add a fill's fee and slippage to the live P&L and journal its decision price, fill
-        price and slippage (orders adopted from an earlier run have no decision price)."""
-        fee_usd = fill.fee * (fill.price if fill.fee_currency == underlying else 1.0)
+    def _attribute(self, underlying: str, fill: Fill, fee: float) -> None:
+        """Add a fill's fee (USD) and slippage to the live P&L and journal its decision price,
+        fill price and slippage (orders adopted from an earlier run have no decision price)."""
         decided = self._decided.get(fill.client_id)
         if decided is None:
-            self.stats.pnl(underlying).add_fill(fee_usd=fee_usd, slippage_usd=0.0, slippage=0.0)
+            self.stats.pnl(underlying).add_fill(fee_usd=fee, slippage_usd=0.0, slippage=0.0)
             return
         decision_price, instrument = decided
         bps = slippage_bps(
@@ -244,7 +249,7 @@ class Executor(OrderListener):
         )
         coins = abs(futures_delta(instrument, fill.amount, fill.price))
         cost = coins * fill.side.sign * (fill.price - decision_price)
-        self.stats.pnl(underlying).add_fill(fee_usd=fee_usd, slippage_usd=cost, slippage=bps)
+        self.stats.pnl(underlying).add_fill(fee_usd=fee, slippage_usd=cost, slippage=bps)
         self._journal.record_event(
             ts_ms=self._clock.now_ms(),
             kind="hedge.fill_cost",
@@ -256,7 +261,7 @@ class Executor(OrderListener):
                 "fill_price": fill.price,
                 "slippage_bps": round(bps, 4),
                 "slippage_usd": round(cost, 6),
-                "fee_usd": round(fee_usd, 6),
+                "fee_usd": round(fee, 6),
             },
         )
 
@@ -283,7 +288,12 @@ class Executor(OrderListener):
         self.stats.fills[underlying] = self.stats.fills.get(underlying, 0) + 1
         fees = self.stats.fees.setdefault(underlying, {})
         fees[fill.fee_currency] = fees.get(fill.fee_currency, 0.0) + fill.fee
-        self._attribute(underlying, fill)
+        usd = fee_usd(fill.fee, fill.fee_currency, underlying=underlying, price=fill.price)
+        if usd >= 0:
+            self.stats.fees_usd[underlying] = self.stats.fees_usd.get(underlying, 0.0) + usd
+        else:
+            self.stats.rebates_usd[underlying] = self.stats.rebates_usd.get(underlying, 0.0) - usd
+        self._attribute(underlying, fill, usd)
         event = FillApplied.of(fill, at_ms=self._clock.now_ms())
         if active is not None:
             self._apply(active, event)
@@ -396,7 +406,8 @@ class Executor(OrderListener):
             return
         if found is not None:
             self._apply(active, FoundByLookup(update=found, at_ms=now))
-            log.info("order.found", client_id=order.client_id, status=found.status.value)
+            detail = {"underlying": active.underlying, "client_id": order.client_id}
+            self._observer("order.found", {**detail, "status": found.status.value})
             return
         self._apply(active, LookupMissed(at_ms=now))
         attempts = active.order.lookup_attempts

@@ -33,12 +33,15 @@ ETH = (
 )
 BASIS = "hedgebot backtest --basis tests/data/deribit/perpetual_prices_2025-12-30_2026-04-15.csv"
 BENCH = "python benchmarks/bench_backtest.py"
-DOC_COMMANDS = {DEFAULT, REPLAY, CALIBRATE, ETH, BASIS, BENCH}
+DOC_COMMANDS = {DEFAULT, REPLAY, CALIBRATE, ETH, BASIS}
+"""The ```sh commands of docs/backtest.md and README.md (tests/test_docs_commands.py runs them
+too; here their output is checked). The benchmark is shown inline and run by the slow test."""
 POLICIES = ("none", "clock 15m", "clock 60m", "clock 240m", "configured", "percent 5% edge")
 
 
 def _shown_commands(text: str) -> set[str]:
-    """Command lines of the ```sh blocks that run the backtest or its benchmark."""
+    """Command lines of the ```sh blocks that run the backtest or its benchmark (there is none:
+    it is shown inline)."""
     found = set()
     for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
         joined = block.replace("\\\n", " ")

@@ -61,7 +61,7 @@ def test_whalley_wilmott_beats_clock_hedging_at_equal_cost() -> None:
     frontier (interpolated between rebalancing intervals)."""
     costs = CostModel(fee_bps=5.0, half_spread_bps=0.0, funding_rate_8h=0.0)
     market = simulate(
-        plain_market(paths=1500, days=30.0, step_minutes=15.0, seed=1), start_ms=START_MS
+        plain_market(paths=1000, days=30.0, step_minutes=15.0, seed=1), start_ms=START_MS
     )
     book = short_call_book(days=30.0)
     revalued = revalue(book, market)
