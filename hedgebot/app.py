@@ -297,7 +297,7 @@ class Runtime:
         except StateUnusable as exc:
             if kind not in ("daemon.failed", "daemon.stopped", "daemon.task_died"):
                 raise
-            log.error("journal.unwritable", event=kind, error=str(exc))
+            log.error("journal.unwritable", lost_event=kind, error=str(exc))
         log.warning(kind, **{k: str(v) for k, v in detail.items()})
         for listener in self.event_listeners:
             listener(kind, detail)
