@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hedgebot.core.margin_model import MarginModel
+from hedgebot.core.stress import StressScenario, TenorVolShock
 from hedgebot.model.errors import ConfigError
 
 _SECRET_KEYS_IN_TOML = frozenset({"api_key", "api_secret", "control_token"})
@@ -201,6 +203,19 @@ class MarginSettings(Section):
     margin, unless it shrinks the hedge position (and so the margin it needs)."""
     hedge_im_rate: float = Field(default=0.02, gt=0, lt=1)
     """Initial margin charged per unit of hedge notional, for that projection (Deribit: 2%)."""
+    model: Literal["deribit_standard", "reported"] = "deribit_standard"
+    """How MM is projected under a shock: Deribit standard margin repriced at the shocked marks,
+    or the venue's reported MM scaled with the price (portfolio margin, unified accounts:
+    approximate, and the risk report says so)."""
+    stress_spot_move: float = Field(default=-0.15, gt=-1, le=1)
+    """The stress scenario's move of every underlying (fraction)."""
+    stress_vol_points: float = Field(default=25.0, ge=-100, le=300)
+    """The stress scenario's implied-vol rise, in vol points, at `stress_vol_reference_days`."""
+    stress_vol_reference_days: float = Field(default=30.0, gt=0)
+    stress_vol_exponent: float = Field(default=0.5, ge=0, le=2)
+    """Vol shock of expiry T: points x (reference_days / T) ^ exponent (0.5: square root)."""
+    stress_target_ratio: float = Field(default=0.5, gt=0, lt=1)
+    """The MM/equity under the stress scenario that the stated collateral top-up restores."""
 
     @model_validator(mode="after")
     def _ordered(self) -> MarginSettings:
@@ -212,6 +227,22 @@ class MarginSettings(Section):
         if self.hysteresis >= self.warning_ratio:
             raise ValueError("hysteresis must be smaller than warning_ratio")
         return self
+
+    def stress_scenario(self) -> StressScenario:
+        """The configured stress scenario as the core's value."""
+        return StressScenario(
+            spot_move=self.stress_spot_move,
+            vol=TenorVolShock(
+                points=self.stress_vol_points / 100.0,
+                reference_days=self.stress_vol_reference_days,
+                exponent=self.stress_vol_exponent,
+            ),
+            target_ratio=self.stress_target_ratio,
+        )
+
+    def margin_model(self) -> MarginModel:
+        """The configured margin projection as the core's value."""
+        return MarginModel(self.model)
 
 
 class AlertSettings(Section):
