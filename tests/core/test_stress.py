@@ -18,7 +18,6 @@ from hedgebot.core.stress import BISECT_TOLERANCE, StressScenario, TenorVolShock
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import (
     Instrument,
-    InstrumentKey,
     Kind,
     OptionType,
     Settlement,
@@ -152,9 +151,12 @@ def test_short_straddles_reach_mm_sooner_with_repriced_margin() -> None:
     vol rises 20 points. At each repriced move the simulated venue's own margin is at 100 %."""
     row = headroom(straddle_book(), PLUS_20)
     fixed = headroom(straddle_book(), PLUS_20, MarginModel.REPORTED)
-    assert row.revalued_down is not None and row.revalued_up is not None
-    assert fixed.revalued_down is not None and fixed.revalued_up is not None
-    assert row.stressed_down is not None and row.stressed_up is not None
+    assert row.revalued_down is not None
+    assert row.revalued_up is not None
+    assert fixed.revalued_down is not None
+    assert fixed.revalued_up is not None
+    assert row.stressed_down is not None
+    assert row.stressed_up is not None
     assert -row.revalued_down < -fixed.revalued_down
     assert row.revalued_up < fixed.revalued_up
     assert -row.stressed_down < -row.revalued_down
