@@ -10,8 +10,9 @@ and the brokers differ:
   no credentials loaded;
 * ``driver = "ccxt"`` in live mode (needs ``--live`` too): ccxt market data and order entry.
 
-`Runtime.run` then passes the start-up gates and turns the hedge loop. Nothing outside this
-module asks which mode it is in.
+`Runtime.run` then passes the start-up gates and turns the hedge loop. Nothing outside the
+composition root (this module, `hedgebot.venue_wiring`, and `hedgebot.risk_command` for the
+read-only report) asks which mode it is in.
 """
 
 from __future__ import annotations
@@ -454,24 +455,3 @@ async def run_daemon(
         await asyncio.to_thread(summary_path.write_text, text)
     log.info("daemon.summary", **summary.to_dict()["totals"])  # type: ignore[arg-type]
     return 0
-
-
-async def risk_report(*, config: Path) -> str:
-    """``hedgebot risk``: one-shot report of the configured book (positions, greeks per
-    underlying, margin headroom, shock grid), from a fresh reconciliation. Never trades."""
-    from hedgebot.operator.report import risk_report_text
-
-    settings = load_settings(config)
-    configure_logging(level="error", fmt="json")
-    runtime = Runtime(settings, live=False, observers=[])
-    try:
-        engine = await runtime.start()
-        return risk_report_text(
-            books=engine.account_books(),
-            instruments=engine.instruments,
-            quotes=runtime.state.quotes,
-            index_prices=engine.index_prices(),
-            now_ms=runtime.clock.now_ms(),
-        )
-    finally:
-        await runtime.shutdown()

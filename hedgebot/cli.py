@@ -19,6 +19,7 @@ from hedgebot import __version__
 
 EX_CONFIG = 78
 EX_NOPERM = 77
+EX_UNAVAILABLE = 69
 DEFAULT_CONFIG = Path("config/hedgebot.toml")
 
 
@@ -40,8 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config and print it, masked")
     check.add_argument("path", type=Path)
 
-    risk = commands.add_parser("risk", help="one-shot risk report of the configured book")
+    risk = commands.add_parser(
+        "risk", help="one-shot risk report: the live account (read-only) or the paper seed book"
+    )
     risk.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    risk.add_argument(
+        "--timeout", type=float, default=30.0, help="give up on the venue after SECONDS"
+    )
 
     for name, text in (
         ("status", "show a running daemon's book"),
@@ -99,9 +105,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
     if args.command == "risk":
-        from hedgebot.app import risk_report
+        from hedgebot.risk_command import VenueUnreachable, risk_report
 
-        print(asyncio.run(risk_report(config=args.config)))
+        try:
+            print(asyncio.run(risk_report(config=args.config, timeout_s=args.timeout)))
+        except VenueUnreachable as exc:
+            print(f"hedgebot: risk: venue unreachable: {exc}", file=sys.stderr)
+            return EX_UNAVAILABLE
         return 0
     if args.command == "exchange-sim":
         # The one import of hedgebot_localvenues from the product, lazy so that no other command

@@ -182,3 +182,42 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
         open=open_live if live else open_paper,
         close=close,
     )
+
+
+async def open_account_readers(
+    settings: Settings, clock: Clock
+) -> tuple[dict[str, Broker], Callable[[], Awaitable[None]]]:
+    """Credentialed readers of every configured live account, for `hedgebot risk`.
+
+    The same `CcxtBroker` as live trading, opened without the trade-permission gate (a read-only
+    key is enough) and used only for `snapshot` (REST reads): nothing is ever submitted, no
+    stream is started, no client-id prefix is registered with the venue. Returns the brokers and
+    a closer.
+    """
+    from hedgebot.venues.ccxt import CcxtBroker
+
+    brokers: dict[str, Broker] = {}
+    closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def close() -> None:
+        for closer in closers:
+            try:
+                await closer()
+            except Exception as exc:
+                log.warning("venue.close_failed", error=str(exc))
+
+    try:
+        for account, spec in settings.accounts.items():
+            broker = await CcxtBroker.open(
+                account=account,
+                venue=spec.venue,
+                settings=settings.venues[spec.venue],
+                clock=clock,
+                client_id_prefix="hbrisk",
+            )
+            closers.append(broker.close)
+            brokers[account] = broker
+    except BaseException:
+        await close()
+        raise
+    return brokers, close

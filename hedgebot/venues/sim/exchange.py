@@ -5,8 +5,8 @@ happened since the previous one: orders going live after their latency (matched 
 resting orders crossed by the market at any grid step in between (filled as makers), funding
 every `funding_interval_hours` (epoch-aligned, 00/08/16 UTC by default) and expiries (settled at
 spot); then it liquidates accounts whose maintenance margin has reached equity at the new marks
-(`Ledger.liquidate_due`). Then it pushes the new quotes and index prices of streamed instruments, order and fill
-events, and account snapshots, synchronously, to the registered sinks.
+(`Ledger.liquidate_due`). Then it pushes the new quotes and index prices of streamed instruments,
+order and fill events, and account snapshots, synchronously, to the registered sinks.
 
 `SimulatedExchange` is a `hedgebot.venues.ports.MarketFeed`; `broker(account)` gives
 `hedgebot.venues.ports.Broker`s. `quote`, `index`, `book` and `ledger` are synchronous accessors for
