@@ -118,7 +118,15 @@ def test_risk_report_of_the_default_book(
     monkeypatch.setenv("HEDGEBOT__STATE_DIR", str(tmp_path))
     assert main(["risk", "--config", str(DEFAULT)]) == 0
     out = capsys.readouterr().out
-    for section in ("POSITIONS", "GREEKS PER UNDERLYING", "MARGIN HEADROOM", "SHOCK GRID BTC"):
+    for section in (
+        "POSITIONS",
+        "GREEKS PER UNDERLYING",
+        "MARGIN HEADROOM",
+        "STRESS (-15% spot, +25 vol pt at 30d",
+        "SHOCK GRID BTC",
+    ):
         assert section in out
+    assert "book: SIMULATED: the seed book of the config" in out
+    assert list(tmp_path.iterdir()) == [], "the report must not open a journal"
     assert "premium-adjusted Black-76 delta (coin-settled)" in out
     assert "BTC-27MAR26-60000-C" in out
