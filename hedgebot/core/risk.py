@@ -21,6 +21,7 @@ Conventions (docs/conventions.md):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hedgebot.core.greeks import black76
+from hedgebot.core.size_check import size_problems
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, OptionType
 from hedgebot.model.market import Quote
@@ -154,6 +156,9 @@ class _Group:
     calls: NDArray[np.bool_]
     rows_of: Mapping[str, NDArray[np.intp]]
     """Row indices of each underlying."""
+    second: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Futures: the venue's second size figure in coin (NaN where none; `core.size_check`)."""
+    second_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,15 +216,23 @@ def compile_book(
     )
     if previous is not None and previous.layout == layout:
         amounts = np.fromiter((p.amount for b in books for p in b.positions), np.float64)
+        second = np.fromiter(
+            (_second(p) for b in books for p in b.positions), np.float64, len(amounts)
+        )
         return dataclasses.replace(
             previous,
             options=dataclasses.replace(previous.options, amounts=amounts[previous.option_slots]),
-            futures=dataclasses.replace(previous.futures, amounts=amounts[previous.future_slots]),
+            futures=dataclasses.replace(
+                previous.futures,
+                amounts=amounts[previous.future_slots],
+                second=second[previous.future_slots],
+            ),
             collateral=_collateral_group(books),
         )
     options, futures, unknown = [], [], []
     option_slots: list[int] = []
     future_slots: list[int] = []
+    seconds: list[tuple[float, str]] = []
     slot = -1
     for book in books:
         counted = book.count_collateral
@@ -236,15 +249,24 @@ def compile_book(
             else:
                 futures.append((*row, position.amount, instrument.amount_is_usd, counted))
                 future_slots.append(slot)
+                seconds.append((_second(position), position.size_field))
     return CompiledBook(
         options=_group(options),
-        futures=_group(futures),
+        futures=dataclasses.replace(
+            _group(futures),
+            second=np.fromiter((s[0] for s in seconds), np.float64, len(seconds)),
+            second_fields=tuple(s[1] for s in seconds),
+        ),
         collateral=_collateral_group(books),
         unknown=tuple(unknown),
         layout=layout,
         option_slots=np.asarray(option_slots, dtype=np.intp),
         future_slots=np.asarray(future_slots, dtype=np.intp),
     )
+
+
+def _second(position: Position) -> float:
+    return math.nan if position.size_coin is None else position.size_coin
 
 
 def _collateral_group(books: Sequence[AccountBook]) -> _Group:
@@ -266,6 +288,8 @@ class _Valued:
     gammas: FloatArray
     vegas: FloatArray
     valid: NDArray[np.bool_]
+    problems: Mapping[int, str] = field(default_factory=dict)
+    """Why a row with a quote is not valued, by row (else: no quote)."""
 
 
 def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms: int) -> _Valued:
@@ -290,12 +314,18 @@ def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms:
 def _value_futures(group: _Group, quotes: Mapping[InstrumentKey, Quote]) -> _Valued:
     n = len(group.keys)
     found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
-    valid = np.fromiter((q is not None for q in found), np.bool_, n)
+    quoted = np.fromiter((q is not None for q in found), np.bool_, n)
     price = np.fromiter((q.mark_price if q else 1.0 for q in found), np.float64, n)
+    second = group.second if group.second.size == n else np.full(n, np.nan)
+    problems = size_problems(
+        group.amounts, group.flags, price, np.where(quoted, second, np.nan), group.second_fields
+    )
+    valid = quoted.copy()
+    valid[list(problems)] = False
     amounts = np.where(valid, group.amounts, 0.0)
     deltas = np.where(group.flags, amounts / price, amounts)
     gammas = np.where(group.flags & ~group.counted, -amounts / (price * price), 0.0)
-    return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid)
+    return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid, problems=problems)
 
 
 def evaluate(
@@ -350,7 +380,7 @@ def _aggregate(
             continue
         if not valued.valid[index].all():
             missing += [
-                f"{group.keys[i]} (no quote)"
+                f"{group.keys[i]} ({valued.problems.get(int(i), 'no quote')})"
                 for i in index
                 if not valued.valid[i] and group.amounts[i] != 0
             ]
