@@ -108,6 +108,8 @@ class UnderlyingRisk:
     price: float
     net_delta: float
     gross_delta: float
+    """Sum of the absolute deltas of the options alone (what a percent band is a share of):
+    collateral and futures, the hedge among them, are left out, so hedging does not widen it."""
     gamma: float
     vega: float
     table: ContributionTable = field(default_factory=ContributionTable)
@@ -374,10 +376,13 @@ def _aggregate(
     segments: list[tuple[_Group, NDArray[np.intp], tuple[str, str]]] = []
     columns: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
     missing: list[str] = []
+    options_gross = 0.0
     for group, valued, labels in parts:
         index = group.rows_of.get(name)
         if index is None:
             continue
+        if labels is _OPTION_METHODS:
+            options_gross += float(np.abs(valued.deltas[index]).sum())
         if not valued.valid[index].all():
             missing += [
                 f"{group.keys[i]} ({valued.problems.get(int(i), 'no quote')})"
@@ -401,7 +406,7 @@ def _aggregate(
         underlying=name,
         price=price,
         net_delta=float(deltas.sum()),
-        gross_delta=float(np.abs(deltas).sum()),
+        gross_delta=options_gross,
         gamma=float(gammas.sum()),
         vega=float(vegas.sum()),
         table=ContributionTable(
