@@ -218,3 +218,7 @@ def test_example_figures_quoted_in_the_readme() -> None:
     assert pct(fixed.revalued_down, fixed.revalued_up) == (-29.6, 73.0)
     assert pct(row.revalued_down, row.revalued_up) == (-20.8, 37.5)
     assert pct(row.stressed_down, row.stressed_up) == (-18.8, 35.3)
+    default = headroom(straddle_book(), StressScenario())
+    assert default.stress is not None
+    assert round(100 * default.stress.maintenance_ratio) == 88
+    assert round(default.stress.top_up, 2) == 3.45

@@ -323,7 +323,8 @@ def test_stress_alert_comes_first_and_its_top_up_survives_the_sell_off(sell_off:
     assert sell_off.warning_ms is not None
     assert stressed.critical_ms < sell_off.warning_ms
     assert stressed.start_stress_ratio > MarginSettings().critical_ratio
-    assert 3.0 < stressed.start_top_up < 3.5
+    assert round(stressed.start_top_up, 2) == 3.18
+    assert stressed.lead_minutes(stressed.critical_ms) == 3486.0  # 58 h 06 min
     topped = replay(COLLATERAL + stressed.start_top_up, stressed_alerts=True)
     assert topped.liquidation_ms is None
     assert topped.start_stress_ratio == pytest.approx(MarginSettings().stress_target_ratio)
