@@ -285,6 +285,8 @@ class Settings(BaseSettings):
     hedges: dict[str, HedgeSettings]
     guards: GuardSettings = GuardSettings()
     margin: MarginSettings = MarginSettings()
+    vega_limits: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Largest |vega| per expiry, USD per vol point, by underlying (`hedgebot risk` flags more)."""
     alerts: AlertSettings = AlertSettings()
     http: HttpSettings = HttpSettings()
 

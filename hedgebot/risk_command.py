@@ -138,6 +138,7 @@ async def _report(settings: Settings) -> str:
             stress=settings.margin.stress_scenario(),
             margin_models=dict.fromkeys(settings.accounts, model),
             source=source.header,
+            vega_limits=dict(settings.vega_limits),
         )
     finally:
         for task in tasks:

@@ -32,6 +32,7 @@ from hedgebot.core.shocks import (
     shock_grid,
 )
 from hedgebot.core.stress import DEFAULT_STRESS, StressScenario
+from hedgebot.core.term_risk import ExpiryRisk, term_risk
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.model.market import Quote
 
@@ -52,6 +53,7 @@ def risk_report_text(
     stress: StressScenario = DEFAULT_STRESS,
     margin_models: Mapping[str, MarginModel] | None = None,
     source: str = "",
+    vega_limits: Mapping[str, float] | None = None,
 ) -> str:
     """Assess the book, its headroom and its shock grid, and render the report."""
     risk = assess(
@@ -80,7 +82,10 @@ def risk_report_text(
         vol_shifts=vol_shifts,
         margin_models=margin_models,
     )
-    return render_risk_report(risk=risk, headroom=headroom, grid=grid, source=source, stress=stress)
+    terms = term_risk(report=risk, instruments=instruments, quotes=quotes, vega_limits=vega_limits)
+    return render_risk_report(
+        risk=risk, headroom=headroom, grid=grid, source=source, stress=stress, terms=terms
+    )
 
 
 def render_risk_report(
@@ -90,6 +95,7 @@ def render_risk_report(
     grid: ShockGrid,
     source: str = "",
     stress: StressScenario = DEFAULT_STRESS,
+    terms: Sequence[ExpiryRisk] = (),
 ) -> str:
     """The whole report as fixed-width text, one section after another."""
     moment = dt.datetime.fromtimestamp(risk.timestamp_ms / 1000, tz=dt.UTC)
@@ -98,6 +104,7 @@ def render_risk_report(
         [title, *([f"book: {source}"] if source else [])],
         _positions(risk),
         _greeks(risk),
+        *([_terms(terms)] if terms else []),
         _headroom(headroom),
         _stress(headroom, stress),
         *(_grid(g) for g in grid.underlyings.values()),
@@ -145,6 +152,33 @@ def _greeks_row(u: UnderlyingRisk) -> list[str]:
         _num(u.gamma * u.price / 100.0, 4),
         _num(u.vega, 2),
     ]
+
+
+def _terms(terms: Sequence[ExpiryRisk]) -> list[str]:
+    header = [
+        "underlying",
+        "expiry",
+        "delta (coin)",
+        "vega (USD/vol pt)",
+        "vega limit",
+        "forward",
+        "basis",
+    ]
+    rows = [
+        [
+            t.underlying,
+            t.expiry,
+            _num(t.delta, 4),
+            _num(t.vega, 2),
+            ("-" if t.vega_limit is None else _num(t.vega_limit, 0))
+            + (" OVER" if t.vega_breached else ""),
+            "-" if t.forward is None else _num(t.forward, 2),
+            "-" if t.basis is None else _signed_pct(t.basis),
+        ]
+        for t in terms
+    ]
+    title = "TERM RISK (per expiry; basis = forward / index - 1)"
+    return [title, *_table(header, rows, left=(0, 1))]
 
 
 def _headroom(headroom: Sequence[AccountHeadroom]) -> list[str]:

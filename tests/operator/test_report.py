@@ -8,6 +8,7 @@ import re
 from hedgebot.core.headroom import account_headroom
 from hedgebot.core.risk import AccountBook, assess
 from hedgebot.core.shocks import DEFAULT_SPOT_MOVES, shock_grid
+from hedgebot.core.term_risk import term_risk
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import (
     Instrument,
@@ -180,6 +181,13 @@ def test_render_takes_the_computed_pieces() -> None:
         ),
         grid=shock_grid(
             books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+        ),
+        terms=term_risk(
+            report=assess(
+                books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            ),
+            instruments=INSTRUMENTS,
+            quotes=QUOTES,
         ),
     )
     assert rendered == report()
