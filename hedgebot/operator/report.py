@@ -19,6 +19,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 
+from hedgebot.core.greeks_check import Divergence, compare_deltas
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
 from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.risk import AccountBook, RiskReport, UnderlyingRisk, assess
@@ -83,8 +84,15 @@ def risk_report_text(
         margin_models=margin_models,
     )
     terms = term_risk(report=risk, instruments=instruments, quotes=quotes, vega_limits=vega_limits)
+    checked = sum(1 for b in books for p in b.positions if p.venue_delta is not None)
     return render_risk_report(
-        risk=risk, headroom=headroom, grid=grid, source=source, stress=stress, terms=terms
+        risk=risk,
+        headroom=headroom,
+        grid=grid,
+        source=source,
+        stress=stress,
+        terms=terms,
+        divergences=(checked, compare_deltas(books=books, report=risk)),
     )
 
 
@@ -96,8 +104,12 @@ def render_risk_report(
     source: str = "",
     stress: StressScenario = DEFAULT_STRESS,
     terms: Sequence[ExpiryRisk] = (),
+    divergences: tuple[int, Sequence[Divergence]] | None = None,
 ) -> str:
-    """The whole report as fixed-width text, one section after another."""
+    """The whole report as fixed-width text, one section after another.
+
+    `divergences`: how many positions carry the venue's delta, and those out of line.
+    """
     moment = dt.datetime.fromtimestamp(risk.timestamp_ms / 1000, tz=dt.UTC)
     title = f"hedgebot risk report  {moment:%Y-%m-%d %H:%M:%S} UTC"
     sections = [
@@ -105,6 +117,7 @@ def render_risk_report(
         _positions(risk),
         _greeks(risk),
         *([_terms(terms)] if terms else []),
+        *([_divergences(*divergences)] if divergences is not None and divergences[0] else []),
         _headroom(headroom),
         _stress(headroom, stress),
         *(_grid(g) for g in grid.underlyings.values()),
@@ -152,6 +165,13 @@ def _greeks_row(u: UnderlyingRisk) -> list[str]:
         _num(u.gamma * u.price / 100.0, 4),
         _num(u.vega, 2),
     ]
+
+
+def _divergences(checked: int, found: Sequence[Divergence]) -> list[str]:
+    title = f"GREEKS CHECK (our delta vs the venue's position delta, {checked} positions)"
+    if not found:
+        return [title, "all within tolerance"]
+    return [title, *(f"  {d.describe()}" for d in found)]
 
 
 def _terms(terms: Sequence[ExpiryRisk]) -> list[str]:

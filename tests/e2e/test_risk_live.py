@@ -59,6 +59,9 @@ async def test_risk_reports_the_live_account_without_touching_the_journal(
         assert f"{seeded.amount:,.4f}" in row, row
     assert "STRESS (" in text
     assert "MARGIN HEADROOM" in text
+    assert "TERM RISK" in text
+    # the exchange's own position deltas agree with hedgebot's for every seeded position
+    assert "GREEKS CHECK (our delta vs the venue's position delta, 4 positions)\nall within" in text
 
 
 def test_unreachable_venue_is_one_line_and_status_69(
