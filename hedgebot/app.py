@@ -301,6 +301,8 @@ class Runtime:
             observers=self.observers,
             notify=self.notify,
             loop_interval_s=settings.loop_interval_s,
+            stress=settings.margin.stress_scenario(),
+            margin_models=dict.fromkeys(settings.accounts, settings.margin.margin_model()),
         )
         self.state.on_change = self.engine.wake.set
         gc.freeze()  # start-up objects live forever: keep them out of collector pauses

@@ -3,8 +3,9 @@
 Owns `TenorVolShock` (how a vol shock spreads over expiries), `StressScenario`, `option_vol_shifts`,
 `margin_moves` (the spot moves at which a line's revalued equity meets its repriced maintenance
 margin under a vol shock) and `stress_line` (one line under the configured scenario: its MM/equity
-and the top-up that restores a target ratio). Pure over `hedgebot.core.shocks` values; it must not
-fetch, log or format text.
+and the top-up that restores a target ratio), and `account_stress` (every margin line with every
+underlying moved at once, what the daemon alerts on). Pure over `hedgebot.core.shocks` values; it
+must not fetch, log or format text.
 
 Per-tenor vol shock. In a sell-off short-dated implied vol rises more than long-dated: on
 2026-02-05, when BTC fell 10 % in a day, Deribit's ATM vol rose 40 points at 1 week, 19 at 50
@@ -23,19 +24,24 @@ its USD figure is t at today's index for a coin line.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hedgebot.core.margin_model import MarginModel
+from hedgebot.core.risk import AccountBook
 from hedgebot.core.shocks import (
     Exposure,
     FloatArray,
+    MarginLine,
     VolShift,
     equity_changes,
+    exposure,
     maintenance_after,
 )
+from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.market import Quote
 
 DAYS_PER_YEAR = 365.0
 UP_LIMIT = 1.0
@@ -178,3 +184,65 @@ def first_crossing(surplus: Surplus, moves: FloatArray) -> float | None:
         else:
             outside = middle
     return outside
+
+
+def account_stress(
+    *,
+    books: Sequence[AccountBook],
+    instruments: Mapping[InstrumentKey, Instrument],
+    quotes: Mapping[InstrumentKey, Quote],
+    index_prices: Mapping[str, float],
+    now_ms: int,
+    scenario: StressScenario = DEFAULT_STRESS,
+    margin_models: Mapping[str, MarginModel] | None = None,
+) -> dict[tuple[str, str], LineStress]:
+    """Every margin line with a venue margin state under the scenario, every underlying moved at
+    once: equity and (repriced) MM changes of each underlying are added up per line. Keyed by
+    (account, currency); a line no underlying moves keeps today's figures."""
+    equity: dict[tuple[str, str], float] = {}
+    mm: dict[tuple[str, str], float] = {}
+    meta: dict[tuple[str, str], tuple[MarginLine | None, float]] = {}
+    for underlying, price in index_prices.items():
+        if not (math.isfinite(price) and price > 0):
+            continue
+        exp = exposure(
+            books=books,
+            instruments=instruments,
+            quotes=quotes,
+            index_prices=index_prices,
+            now_ms=now_ms,
+            underlying=underlying,
+            margin_models=margin_models,
+        )
+        if not exp.lines:
+            continue
+        shifts = option_vol_shifts(exp, scenario.vol)
+        changes = equity_changes(exp, [scenario.spot_move], shifts)[:, 0]
+        after = maintenance_after(exp, [scenario.spot_move], shifts)[:, 0]
+        for k, line in enumerate(exp.lines):
+            if line.margin is None:
+                continue
+            key = (line.account, line.currency)
+            equity[key] = equity.get(key, 0.0) + float(changes[k])
+            mm[key] = mm.get(key, 0.0) + float(after[k]) - line.margin.maintenance_margin
+            meta.setdefault(key, (line, price))
+    result = {}
+    for book in books:
+        for state in book.margin:
+            key = (book.account, state.currency)
+            moved, price = meta.get(key, (None, 1.0))
+            shocked_equity = state.equity + equity.get(key, 0.0)
+            shocked_mm = max(state.maintenance_margin + mm.get(key, 0.0), 0.0)
+            top_up = max(0.0, shocked_mm / scenario.target_ratio - shocked_equity)
+            coin = moved is not None and moved.coin
+            result[key] = LineStress(
+                account=book.account,
+                currency=state.currency,
+                scenario=scenario,
+                equity=shocked_equity,
+                maintenance_margin=shocked_mm,
+                top_up=top_up,
+                top_up_usd=top_up * price if coin else top_up,
+                approximate=moved is not None and moved.model is MarginModel.REPORTED,
+            )
+    return result

@@ -21,9 +21,11 @@ from typing import Protocol
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
+from hedgebot.core.stress import LineStress, StressScenario, account_stress
 from hedgebot.core.units import futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
@@ -111,6 +113,8 @@ class Engine:
         notify: EventNotifier,
         loop_interval_s: float,
         risk_snapshot_interval_s: float = 60.0,
+        stress: StressScenario | None = None,
+        margin_models: Mapping[str, MarginModel] | None = None,
     ) -> None:
         self.mode = mode
         self.clock = clock
@@ -125,6 +129,9 @@ class Engine:
         self.notify = notify
         self.loop_interval_s = loop_interval_s
         self.risk_snapshot_ms = int(risk_snapshot_interval_s * 1000)
+        self.stress = stress
+        """Scenario each account's MM/equity and top-up are projected under (None: not)."""
+        self.margin_models = margin_models
         self.wake = asyncio.Event()
         self.last_view: TurnView | None = None
         self.last_turn_ms: int | None = None
@@ -385,9 +392,11 @@ class Engine:
 
     def _account_views(self) -> list[AccountView]:
         views = []
+        stressed = self._stressed()
         for name, snapshot in self.state.accounts.items():
             age = self.state.account_age_s(name)
             for margin in snapshot.margin:
+                line = stressed.get((name, margin.currency))
                 views.append(
                     AccountView(
                         account=name,
@@ -399,9 +408,30 @@ class Engine:
                         available=margin.available,
                         maintenance_ratio=margin.maintenance_ratio,
                         data_age_s=age,
+                        stress_ratio=None if line is None else line.maintenance_ratio,
+                        top_up=None if line is None else line.top_up,
+                        top_up_usd=None if line is None else line.top_up_usd,
+                        stress_scenario="" if line is None else line.scenario.describe(),
                     )
                 )
         return views
+
+    def _stressed(self) -> Mapping[tuple[str, str], LineStress]:
+        if self.stress is None:
+            return {}
+        try:
+            return account_stress(
+                books=self.account_books(),
+                instruments=self.instruments,
+                quotes=self.state.quotes,
+                index_prices=self.index_prices(),
+                now_ms=self.clock.now_ms(),
+                scenario=self.stress,
+                margin_models=self.margin_models,
+            )
+        except ValueError as exc:  # a book that cannot be valued: alert on today's figures
+            log.warning("margin.stress_unavailable", error=str(exc))
+            return {}
 
     def summary(self, *, journal_path: str) -> RunSummary:
         """End-of-run figures per underlying."""

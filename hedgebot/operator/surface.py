@@ -15,11 +15,18 @@ from collections.abc import Callable, Mapping
 import structlog
 
 from hedgebot.config import Settings
-from hedgebot.core.margin_alerts import MarginAlertState, MarginThresholds, margin_alert, step
+from hedgebot.core.margin_alerts import (
+    MarginAlertState,
+    MarginThresholds,
+    TopUp,
+    alert_ratio,
+    margin_alert,
+    step,
+)
 from hedgebot.daemon.state import BookState
 from hedgebot.model.alerts import Alert, Severity
 from hedgebot.model.instruments import InstrumentKey
-from hedgebot.model.view import TurnView
+from hedgebot.model.view import AccountView, TurnView
 from hedgebot.operator import sd_notify
 from hedgebot.operator.alerts import AlertDispatcher
 from hedgebot.operator.http_api import HealthReport, ReadinessReport
@@ -148,10 +155,13 @@ class OperatorSurface:
                 maintenance_ratio=account.maintenance_ratio,
                 available=account.available,
                 equity=account.equity,
+                stress_ratio=account.stress_ratio,
+                top_up=account.top_up,
+                top_up_usd=account.top_up_usd,
             )
             metrics.record_data_age(f"{account.account}.account", account.data_age_s)
             self._staleness(f"{account.account}.account", account.data_age_s)
-            self._margin_step(line, account.maintenance_ratio)
+            self._margin_step(line, account)
         for venue, health in self._state.feeds.items():
             seen = self._reconnects.get(venue, 0)
             for _ in range(health.reconnects - seen):
@@ -171,13 +181,24 @@ class OperatorSurface:
             record(underlying)
         self._counts[underlying, what] = total
 
-    def _margin_step(self, line: str, ratio: float) -> None:
+    def _margin_step(self, line: str, account: AccountView) -> None:
+        """Alert levels on the worse of today's and the stressed MM/equity, with the top-up."""
         state = self._margin.get(line) or MarginAlertState(
             account=line, thresholds=self._thresholds
         )
+        ratio = alert_ratio(account.maintenance_ratio, account.stress_ratio)
         self._margin[line], transitions = step(state, ratio)
+        top_up = None
+        if account.top_up is not None and account.top_up_usd is not None:
+            top_up = TopUp(
+                amount=account.top_up,
+                currency=account.currency,
+                usd=account.top_up_usd,
+                scenario=account.stress_scenario,
+                target_ratio=self._settings.margin.stress_target_ratio,
+            )
         for transition in transitions:
-            self.alerts.submit(margin_alert(transition))
+            self.alerts.submit(margin_alert(transition, top_up))
 
     def _staleness(self, source: str, age_s: float) -> None:
         limit = self._settings.alerts.stale_alert_after_s

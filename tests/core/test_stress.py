@@ -222,3 +222,24 @@ def test_example_figures_quoted_in_the_readme() -> None:
     assert default.stress is not None
     assert round(100 * default.stress.maintenance_ratio) == 88
     assert round(default.stress.top_up, 2) == 3.45
+
+
+def test_account_stress_of_one_underlying_is_its_line_stress() -> None:
+    """With one underlying the all-at-once figure is the per-underlying one."""
+    from hedgebot.core.stress import account_stress
+
+    book = straddle_book()
+    quotes = {k: quote(i, S, IV) for k, i in INSTRUMENTS.items()}
+    lines = account_stress(
+        books=[book],
+        instruments=INSTRUMENTS,
+        quotes=quotes,
+        index_prices={"BTC": S},
+        now_ms=NOW,
+        scenario=StressScenario(),
+    )
+    row = headroom(book, StressScenario())
+    assert row.stress is not None
+    line = lines["a", "BTC"]
+    assert line.maintenance_ratio == pytest.approx(row.stress.maintenance_ratio, rel=1e-12)
+    assert line.top_up_usd == pytest.approx(row.stress.top_up_usd, rel=1e-12)
