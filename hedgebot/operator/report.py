@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from hedgebot.core.greeks_check import Divergence, compare_deltas
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
 from hedgebot.core.margin_model import MarginModel
+from hedgebot.core.policy import BandRule, PolicyInputs
 from hedgebot.core.risk import AccountBook, RiskReport, UnderlyingRisk, assess
 from hedgebot.core.shocks import (
     DEFAULT_SPOT_MOVES,
@@ -55,6 +56,7 @@ def risk_report_text(
     margin_models: Mapping[str, MarginModel] | None = None,
     source: str = "",
     vega_limits: Mapping[str, float] | None = None,
+    bands: Mapping[str, BandRule] | None = None,
 ) -> str:
     """Assess the book, its headroom and its shock grid, and render the report."""
     risk = assess(
@@ -93,7 +95,44 @@ def risk_report_text(
         stress=stress,
         terms=terms,
         divergences=(checked, compare_deltas(books=books, report=risk)),
+        bands=_band_rows(risk, bands or {}),
     )
+
+
+def _band_rows(risk: RiskReport, bands: Mapping[str, BandRule]) -> list[list[str]]:
+    """Each hedged underlying's band now: half-width in coin and USD, and the move of the
+    underlying that takes a freshly hedged book (net delta at target) to the band's edge,
+    |Γ|·S·x = H (none without gamma)."""
+    rows = []
+    for underlying, rule in bands.items():
+        u = risk.underlyings.get(underlying)
+        if u is None or u.price <= 0:
+            continue
+        inputs = PolicyInputs(
+            underlying=underlying,
+            now_ms=risk.timestamp_ms,
+            net_delta=u.net_delta,
+            gross_delta=u.gross_delta,
+            gamma=u.gamma,
+            price=u.price,
+            hedge_position=0.0,
+            lot=0.0,
+            order_in_flight=False,
+            last_hedge_ms=None,
+        )
+        width = rule.half_width(inputs)
+        move = width / (abs(u.gamma) * u.price) if u.gamma else None
+        rows.append(
+            [
+                underlying,
+                type(rule).__name__,
+                _num(width, 4),
+                _num(width * u.price, 2),
+                _num(u.gross_delta, 4),
+                NONE if move is None else f"±{move * 100:.2f}%",
+            ]
+        )
+    return rows
 
 
 def render_risk_report(
@@ -105,6 +144,7 @@ def render_risk_report(
     stress: StressScenario = DEFAULT_STRESS,
     terms: Sequence[ExpiryRisk] = (),
     divergences: tuple[int, Sequence[Divergence]] | None = None,
+    bands: Sequence[Sequence[str]] = (),
 ) -> str:
     """The whole report as fixed-width text, one section after another.
 
@@ -116,6 +156,7 @@ def render_risk_report(
         [title, *([f"book: {source}"] if source else [])],
         _positions(risk),
         _greeks(risk),
+        *([_bands(bands)] if bands else []),
         *([_terms(terms)] if terms else []),
         *([_divergences(*divergences)] if divergences is not None and divergences[0] else []),
         _headroom(headroom),
@@ -165,6 +206,19 @@ def _greeks_row(u: UnderlyingRisk) -> list[str]:
         _num(u.gamma * u.price / 100.0, 4),
         _num(u.vega, 2),
     ]
+
+
+def _bands(rows: Sequence[Sequence[str]]) -> list[str]:
+    header = [
+        "underlying",
+        "band",
+        "half-width (coin)",
+        "half-width (USD)",
+        "options gross delta (coin)",
+        "move to the edge",
+    ]
+    title = "HEDGE BANDS (width now; the price move that takes a hedged book to the edge)"
+    return [title, *_table(header, rows, left=(0, 1))]
 
 
 def _divergences(checked: int, found: Sequence[Divergence]) -> list[str]:
