@@ -378,11 +378,13 @@ async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) ->
 
 
 def _register_secrets(settings: Settings, *, live: bool) -> None:
-    """Mask every configured secret in logs; key files are read only in live mode."""
+    """Mask every configured secret in logs; key files are read only where they are used (live
+    mode, or a paper account that starts from the venue's snapshot)."""
     secrets = [settings.http.control_token, *settings.alerts.urls]
+    reads = live or any(a.snapshot_from_venue for a in settings.accounts.values())
     for venue in settings.venues.values():
         secrets += [venue.api_key, venue.api_secret]
-        if live:
+        if reads:
             secrets += [
                 read_secret(None, venue.api_key_file),
                 read_secret(None, venue.api_secret_file),

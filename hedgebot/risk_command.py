@@ -77,10 +77,16 @@ async def _open(settings: Settings) -> _Source:
         await venues.open()
         drivers = {v.driver for v in settings.venues.values()}
         kind = "SIMULATED" if drivers == {"simulated"} else "PAPER"
+        from_venue = sorted(a for a, s in settings.accounts.items() if s.snapshot_from_venue)
         header = (
             f"{kind}: the seed book of the config (positions and collateral as configured), "
             "valued at the venue's quotes; not a venue account"
         )
+        if from_venue and kind == "PAPER":
+            header = (
+                f"PAPER: accounts {', '.join(from_venue)} start from the venue account's "
+                "positions and balances (read once, read-only); fills would be simulated"
+            )
         return _Source(venues, venues.brokers, venues.close, header)
     venues = ccxt_venues(settings, live=False, client_prefix="hbrisk", run_number=0)
     brokers, close_readers = await open_account_readers(settings, venues.clock)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -25,6 +26,9 @@ from hedgebot.model.errors import AuthenticationFailed, ConfigError
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.market import IndexPrice, Quote
 from hedgebot.venues.ports import Broker, MarketFeed, MarketSink
+
+if TYPE_CHECKING:
+    from hedgebot.venues.sim.accounts import AccountSeed
 
 log = structlog.get_logger("hedgebot.venues")
 
@@ -152,10 +156,9 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
                 for account, spec in settings.accounts.items()
                 if spec.venue == venue
             }
-            if any(settings.accounts[a].snapshot_from_venue for a in seeds):
-                raise ConfigError(
-                    "accounts.*.snapshot_from_venue: not supported yet; list positions instead"
-                )
+            for account in seeds:
+                if settings.accounts[account].snapshot_from_venue:
+                    seeds[account] = await _venue_seed(settings, account, clock)
             paper = PaperExchange(
                 venue=venue,
                 clock=clock,
@@ -221,3 +224,30 @@ async def open_account_readers(
         await close()
         raise
     return brokers, close
+
+
+async def _venue_seed(settings: Settings, account: str, clock: Clock) -> AccountSeed:
+    """Paper `snapshot_from_venue`: the real account's positions and balances, read once over
+    read-only REST calls (a read-only key is enough), as the paper account's starting book."""
+    from hedgebot.venues.ccxt import CcxtBroker
+    from hedgebot.venues.sim.accounts import AccountSeed
+
+    spec = settings.accounts[account]
+    venue = settings.venues[spec.venue]
+    if venue.api_key is None and venue.api_key_file is None:
+        raise ConfigError(
+            f"accounts.{account}.snapshot_from_venue: needs the venue's (read-only) API key"
+        )
+    broker = await CcxtBroker.open(
+        account=account,
+        venue=spec.venue,
+        settings=venue,
+        clock=clock,
+        client_id_prefix="hbpaper",
+    )
+    try:
+        snapshot = await broker.snapshot()
+    finally:
+        await broker.close()
+    log.info("paper.seeded_from_venue", account=account, positions=len(snapshot.positions))
+    return AccountSeed(collateral=dict(snapshot.collateral), positions=list(snapshot.positions))

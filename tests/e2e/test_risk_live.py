@@ -81,3 +81,23 @@ def test_unreachable_venue_is_one_line_and_status_69(
     assert "Traceback" not in captured.err
     assert captured.out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_paper_mode_can_start_from_the_venue_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paper with `snapshot_from_venue`: the paper book is the exchange account's positions,
+    read once with the key over read-only calls; the report says so and no order is sent."""
+    async with local_exchange() as (server, book):
+        _live_environment(monkeypatch, tmp_path, server.url, server.ws_url)
+        monkeypatch.setenv("HEDGEBOT__MODE", "paper")
+        monkeypatch.setenv("HEDGEBOT__ACCOUNTS__MAIN__SNAPSHOT_FROM_VENUE", "true")
+        text = await risk_report(config=CONFIG)
+        order_calls = server.requests.order_entry_calls()
+    assert order_calls == ()
+    assert "book: PAPER: accounts main start from the venue account's positions" in text
+    positions = text.split("POSITIONS", 1)[1].split("GREEKS PER UNDERLYING", 1)[0]
+    for seeded in book.accounts["main"].positions:
+        row = next(line for line in positions.splitlines() if seeded.symbol in line)
+        assert f"{seeded.amount:,.4f}" in row, row
+    assert _files(tmp_path) == []
