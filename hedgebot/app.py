@@ -303,6 +303,7 @@ class Runtime:
             loop_interval_s=settings.loop_interval_s,
             stress=settings.margin.stress_scenario(),
             margin_models=dict.fromkeys(settings.accounts, settings.margin.margin_model()),
+            greeks_tolerance=settings.greeks_check.tolerance(),
         )
         self.state.on_change = self.engine.wake.set
         gc.freeze()  # start-up objects live forever: keep them out of collector pauses

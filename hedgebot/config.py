@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hedgebot.core.greeks_check import GreeksTolerance
 from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.stress import StressScenario, TenorVolShock
 from hedgebot.model.errors import ConfigError
@@ -245,6 +246,34 @@ class MarginSettings(Section):
         return MarginModel(self.model)
 
 
+class GreeksCheckSettings(Section):
+    """Our position deltas against the venue's (hedgebot.core.greeks_check)."""
+
+    enabled: bool = True
+    warn_relative: float = Field(default=0.05, ge=0)
+    """Beyond absolute + this share of the larger delta: alert (stale IV, unit, convention)."""
+    hold_relative: float = Field(default=0.25, ge=0)
+    """Beyond absolute + this share: hold trading on that underlying."""
+    absolute: float = Field(default=0.01, ge=0)
+    """Coin always allowed (the venue's rounding, small positions)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GreeksCheckSettings:
+        if self.warn_relative > self.hold_relative:
+            raise ValueError("warn_relative must not exceed hold_relative")
+        return self
+
+    def tolerance(self) -> GreeksTolerance | None:
+        """The core's tolerance, None when the check is off."""
+        if not self.enabled:
+            return None
+        return GreeksTolerance(
+            warn_relative=self.warn_relative,
+            hold_relative=self.hold_relative,
+            absolute=self.absolute,
+        )
+
+
 class AlertSettings(Section):
     """Alert delivery through apprise URLs (secrets: set them from the environment)."""
 
@@ -285,6 +314,7 @@ class Settings(BaseSettings):
     hedges: dict[str, HedgeSettings]
     guards: GuardSettings = GuardSettings()
     margin: MarginSettings = MarginSettings()
+    greeks_check: GreeksCheckSettings = GreeksCheckSettings()
     vega_limits: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
     """Largest |vega| per expiry, USD per vol point, by underlying (`hedgebot risk` flags more)."""
     alerts: AlertSettings = AlertSettings()

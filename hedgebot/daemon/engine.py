@@ -21,6 +21,7 @@ from typing import Protocol
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.greeks_check import Divergence, DivergenceLevel, GreeksTolerance, compare_deltas
 from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
@@ -115,6 +116,7 @@ class Engine:
         risk_snapshot_interval_s: float = 60.0,
         stress: StressScenario | None = None,
         margin_models: Mapping[str, MarginModel] | None = None,
+        greeks_tolerance: GreeksTolerance | None = None,
     ) -> None:
         self.mode = mode
         self.clock = clock
@@ -132,6 +134,9 @@ class Engine:
         self.stress = stress
         """Scenario each account's MM/equity and top-up are projected under (None: not)."""
         self.margin_models = margin_models
+        self.greeks_tolerance = greeks_tolerance
+        """Venue-vs-our delta check (None: off): WARN alerts, HOLD holds the underlying."""
+        self._diverging: dict[str, tuple[Divergence, ...]] = {}
         self.wake = asyncio.Event()
         self.last_view: TurnView | None = None
         self.last_turn_ms: int | None = None
@@ -156,6 +161,7 @@ class Engine:
         started = time.perf_counter()
         now = self.clock.now_ms()
         report = self._assess(now)
+        self._check_greeks(report)
         accounts = self._account_views()
         self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
         if self._flatten_requested:
@@ -269,6 +275,10 @@ class Engine:
         unknown = report.underlyings.get("?")
         if unknown is not None:
             reason = f"cannot value the book: {', '.join(unknown.missing)}"
+            return self._hold_view(underlying, leg, reason)
+        held = [d for d in self._diverging.get(underlying, ()) if d.level is DivergenceLevel.HOLD]
+        if held:
+            reason = "deltas diverge from the venue's: " + "; ".join(d.describe() for d in held)
             return self._hold_view(underlying, leg, reason)
         if risk is None or quote is None or not risk.complete or price <= 0:
             missing = ", ".join(risk.missing) if risk else "no index price"
@@ -389,6 +399,33 @@ class Engine:
                     target=row.target,
                     band=row.band,
                 )
+
+    def _check_greeks(self, report: RiskReport) -> None:
+        """Compare our position deltas with the venue's; alert once per episode and underlying."""
+        if self.greeks_tolerance is None:
+            return
+        books = self.account_books()
+        if not any(p.venue_delta is not None for b in books for p in b.positions):
+            self._diverging = {}
+            return
+        found: dict[str, list[Divergence]] = {}
+        for d in compare_deltas(books=books, report=report, tolerance=self.greeks_tolerance):
+            found.setdefault(d.underlying, []).append(d)
+        for underlying, rows in found.items():
+            if underlying not in self._diverging:
+                self.notify(
+                    "greeks.divergence",
+                    {
+                        "underlying": underlying,
+                        "level": (
+                            DivergenceLevel.HOLD
+                            if any(d.level is DivergenceLevel.HOLD for d in rows)
+                            else DivergenceLevel.WARN
+                        ).value,
+                        "detail": "; ".join(d.describe() for d in rows),
+                    },
+                )
+        self._diverging = {u: tuple(rows) for u, rows in found.items()}
 
     def _account_views(self) -> list[AccountView]:
         views = []

@@ -10,8 +10,8 @@ would collide), start an HTTP server of its own (`hedgebot.operator.http_api` se
 compute anything the engine already knows.
 
 Units: deltas and bands in coin of the underlying; gamma in coin per USD of underlying move;
-vega in USD per vol point as `hedgebot.core.risk` gives it (docs/conventions.md; the gauge's help
-text still says per 1.00); margin amounts in the account's margin currency; times in seconds.
+vega in USD per vol point as `hedgebot.core.risk` gives it (docs/conventions.md); margin amounts
+in the account's margin currency; times in seconds.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ class Metrics:
             "hedgebot_net_gamma_coin_per_usd", "Book gamma: delta change per USD move.", u
         )
         self._vega = self._gauge(
-            "hedgebot_net_vega_usd_per_vol", "Book vega per 1.00 of implied volatility.", u
+            "hedgebot_net_vega_usd_per_vol",
+            "Book vega in USD per vol point (0.01 of implied vol).",
+            u,
         )
 
     def _margin_gauges(self) -> None:

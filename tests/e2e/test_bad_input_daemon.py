@@ -74,6 +74,10 @@ MISREAD = Position(
     size_coin=50_000.0,
     size_field="size_currency",
 )
+DIVERGENT = Position(
+    account="main", key=InstrumentKey("sim", "BTC-26JUN26"), amount=50_000.0, venue_delta=5.0
+)
+"""A future the venue says carries 5 BTC of delta; 50,000 USD face is about 0.8 BTC to us."""
 """A future whose two size figures disagree: 50,000 USD face is about 0.8 BTC, but the venue's
 second figure says 50,000 BTC (one of them is read in the wrong unit; core.size_check)."""
 
@@ -156,6 +160,11 @@ SCENARIOS: dict[str, BadData] = {
         positions=(UNKNOWN,),
         logged_as=frozenset({"risk.unvalued"}),
         events=frozenset({"risk.unvalued"}),
+    ),
+    "position whose venue delta is far from ours": BadData(
+        positions=(DIVERGENT,),
+        logged_as=frozenset({"greeks.divergence"}),
+        events=frozenset({"greeks.divergence"}),
     ),
     "position whose size disagrees with size_currency": BadData(
         positions=(MISREAD,),
@@ -701,3 +710,22 @@ def test_a_size_mismatch_holds_with_a_reason_naming_the_field(runs: Runs) -> Non
     assert reasons
     assert all("size_currency" in reason for reason in reasons), reasons
     assert "50,000 coin" in reasons[0]
+
+
+def test_a_greeks_divergence_holds_and_alerts_with_both_deltas(runs: Runs) -> None:
+    """Past the hold tolerance the underlying holds; the alert event carries both figures."""
+    run = runs["position whose venue delta is far from ours"]
+    details = [
+        detail
+        for t, kind, detail in run.events
+        if kind == "greeks.divergence" and BAD_FROM_S <= t < GOOD_FROM_S
+    ]
+    assert details
+    assert details[0]["level"] == "hold"
+    assert "venue says 5.0000" in str(details[0]["detail"])
+    holds = [
+        str(detail.get("reason", ""))
+        for t, kind, detail in run.events
+        if kind == "risk.unvalued" and BAD_FROM_S <= t < GOOD_FROM_S
+    ]
+    assert any("diverge from the venue's" in reason for reason in holds), holds
