@@ -304,6 +304,7 @@ class Runtime:
             stress=settings.margin.stress_scenario(),
             margin_models=dict.fromkeys(settings.accounts, settings.margin.margin_model()),
             greeks_tolerance=settings.greeks_check.tolerance(),
+            vega_limits=settings.vega_limits,
         )
         self.state.on_change = self.engine.wake.set
         gc.freeze()  # start-up objects live forever: keep them out of collector pauses

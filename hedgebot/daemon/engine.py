@@ -27,6 +27,7 @@ from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
 from hedgebot.core.stress import LineStress, StressScenario, account_stress
+from hedgebot.core.term_risk import term_risk
 from hedgebot.core.units import futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
@@ -117,6 +118,7 @@ class Engine:
         stress: StressScenario | None = None,
         margin_models: Mapping[str, MarginModel] | None = None,
         greeks_tolerance: GreeksTolerance | None = None,
+        vega_limits: Mapping[str, float] | None = None,
     ) -> None:
         self.mode = mode
         self.clock = clock
@@ -137,6 +139,9 @@ class Engine:
         self.greeks_tolerance = greeks_tolerance
         """Venue-vs-our delta check (None: off): WARN alerts, HOLD holds the underlying."""
         self._diverging: dict[str, tuple[Divergence, ...]] = {}
+        self.vega_limits = dict(vega_limits or {})
+        """|vega| per expiry, USD per vol point, by underlying: beyond it, one alert per episode."""
+        self._vega_breaches: set[tuple[str, str]] = set()
         self.wake = asyncio.Event()
         self.last_view: TurnView | None = None
         self.last_turn_ms: int | None = None
@@ -162,6 +167,7 @@ class Engine:
         now = self.clock.now_ms()
         report = self._assess(now)
         self._check_greeks(report)
+        self._check_vega(report)
         accounts = self._account_views()
         self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
         if self._flatten_requested:
@@ -399,6 +405,30 @@ class Engine:
                     target=row.target,
                     band=row.band,
                 )
+
+    def _check_vega(self, report: RiskReport) -> None:
+        """Notify once when an expiry's |vega| first exceeds its underlying's limit."""
+        if not self.vega_limits:
+            return
+        rows = term_risk(
+            report=report,
+            instruments=self.instruments,
+            quotes=self.state.quotes,
+            vega_limits=self.vega_limits,
+        )
+        breached = {(r.underlying, r.expiry): r for r in rows if r.vega_breached}
+        for key, row in breached.items():
+            if key not in self._vega_breaches:
+                self.notify(
+                    "vega.limit_exceeded",
+                    {
+                        "underlying": row.underlying,
+                        "expiry": row.expiry,
+                        "vega_usd_per_vol_point": f"{row.vega:.2f}",
+                        "limit": f"{row.vega_limit:.2f}",
+                    },
+                )
+        self._vega_breaches = set(breached)
 
     def _check_greeks(self, report: RiskReport) -> None:
         """Compare our position deltas with the venue's; alert once per episode and underlying."""

@@ -56,6 +56,11 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
     "market.bad_data": ("feed.bad_data.{source}", Severity.WARNING, "Bad market data held"),
     "market.bad_data_cleared": ("feed.bad_data.{source}", Severity.RESOLVED, "Market data sane"),
     "risk.unvalued": ("risk.unvalued.{underlying}", Severity.WARNING, "Book cannot be valued"),
+    "vega.limit_exceeded": (
+        "vega.limit.{underlying}",
+        Severity.WARNING,
+        "Vega of an expiry beyond its limit",
+    ),
     "greeks.divergence": (
         "greeks.divergence.{underlying}",
         Severity.WARNING,
