@@ -37,10 +37,10 @@ from hedgebot.model.market import Quote
 FloatArray = NDArray[np.float64]
 _MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
 _OPTION_METHODS = (
-    "Black-76 delta (linear option)",
+    "Black-76 delta x F/S (linear option)",
     "premium-adjusted Black-76 delta (coin-settled)",
 )
-_FUTURE_METHODS = ("coin amount", "USD face / mark")
+_FUTURE_METHODS = ("coin amount x F/S", "USD face / mark")
 _COLLATERAL_METHODS = ("coin collateral", "coin equity (venue)")
 
 
@@ -294,7 +294,25 @@ class _Valued:
     """Why a row with a quote is not valued, by row (else: no quote)."""
 
 
-def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms: int) -> _Valued:
+def _spot_scale(
+    group: _Group, forward: FloatArray, index_prices: Mapping[str, float]
+) -> FloatArray:
+    """F/S for linear rows (a coin of forward F moves F/S per unit move of the index S, which
+    the perpetual hedge tracks), 1 for inverse rows or without an index."""
+    spot = np.fromiter(
+        (index_prices.get(u, math.nan) for u in group.underlyings), np.float64, len(group.keys)
+    )
+    usable = ~group.flags & np.isfinite(spot) & (spot > 0)
+    result: FloatArray = np.where(usable, forward / np.where(usable, spot, 1.0), 1.0)
+    return result
+
+
+def _value_options(
+    group: _Group,
+    quotes: Mapping[InstrumentKey, Quote],
+    now_ms: int,
+    index_prices: Mapping[str, float],
+) -> _Valued:
     n = len(group.keys)
     found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
     valid = np.fromiter((q is not None and q.mark_iv is not None for q in found), np.bool_, n)
@@ -305,15 +323,18 @@ def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms:
     adjusted = greeks.delta - np.where(group.flags, greeks.price / forward, 0.0)
     convexity = np.where(group.flags & ~group.counted, adjusted / forward, 0.0)
     amounts = np.where(valid, group.amounts, 0.0)
+    scale = _spot_scale(group, forward, index_prices)
     return _Valued(
-        deltas=amounts * adjusted,
-        gammas=amounts * (greeks.gamma - convexity),
+        deltas=amounts * adjusted * scale,
+        gammas=amounts * (greeks.gamma - convexity) * scale * scale,
         vegas=amounts * greeks.vega / 100.0,
         valid=valid,
     )
 
 
-def _value_futures(group: _Group, quotes: Mapping[InstrumentKey, Quote]) -> _Valued:
+def _value_futures(
+    group: _Group, quotes: Mapping[InstrumentKey, Quote], index_prices: Mapping[str, float]
+) -> _Valued:
     n = len(group.keys)
     found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
     quoted = np.fromiter((q is not None for q in found), np.bool_, n)
@@ -325,7 +346,8 @@ def _value_futures(group: _Group, quotes: Mapping[InstrumentKey, Quote]) -> _Val
     valid = quoted.copy()
     valid[list(problems)] = False
     amounts = np.where(valid, group.amounts, 0.0)
-    deltas = np.where(group.flags, amounts / price, amounts)
+    linear = amounts * _spot_scale(group, price, index_prices)
+    deltas = np.where(group.flags, amounts / price, linear)
     gammas = np.where(group.flags & ~group.counted, -amounts / (price * price), 0.0)
     return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid, problems=problems)
 
@@ -339,8 +361,12 @@ def evaluate(
 ) -> RiskReport:
     """Value a compiled book against the latest quotes."""
     parts = (
-        (book.options, _value_options(book.options, quotes, now_ms), _OPTION_METHODS),
-        (book.futures, _value_futures(book.futures, quotes), _FUTURE_METHODS),
+        (
+            book.options,
+            _value_options(book.options, quotes, now_ms, index_prices),
+            _OPTION_METHODS,
+        ),
+        (book.futures, _value_futures(book.futures, quotes, index_prices), _FUTURE_METHODS),
     )
     collateral = book.collateral
     underlyings = dict.fromkeys(index_prices)

@@ -417,13 +417,14 @@ def test_uncounted_collateral_delta_is_the_coin_equity_sensitivity(
     assert coin == pytest.approx(net_delta(book), abs=1e-7 * (1.0 + gross))
 
 
-def test_linear_future_delta_carries_the_basis_risk_ignores() -> None:
-    """A linear contract above the index moves USD equity by amount·F/S coin per unit index move."""
+def test_linear_future_delta_is_scaled_from_its_forward_to_the_index() -> None:
+    """A linear contract above the index moves USD equity by amount·F/S coin per unit index move;
+    risk counts exactly that (what a perpetual hedge, tracking the index, must offset)."""
     forward = S * 1.03
     book = book_of("binance", [(LINEAR_PERP, 2.0, quote(LINEAR_PERP, forward))])
     revalued, _ = finite_difference_delta(book)
     assert revalued == pytest.approx(2.0 * forward / S, rel=1e-9)
-    assert net_delta(book) == 2.0  # risk counts coin of the contract's own forward
+    assert net_delta(book) == pytest.approx(revalued, rel=1e-9)
 
 
 def chain_book() -> tuple[Book, float, int]:
@@ -474,3 +475,17 @@ def test_real_chain_revaluation_delta_matches_risk_net_delta() -> None:
     book, index, now = chain_book()
     revalued, _ = finite_difference_delta(book, index=index, now=now, step=1e-6)
     assert revalued == pytest.approx(net_delta(book, index=index, now=now), rel=1e-8)
+
+
+def test_linear_option_delta_is_scaled_from_its_forward_to_the_index() -> None:
+    """A USDC option on a forward 4.7 % above the index (the 323-day basis of 2026-02-05): risk's
+    delta matches the revaluation's index delta; unscaled it would be 4.7 % short."""
+    put = option(55_000.0, OptionType.PUT, coin=False)
+    usdc = MarginState(currency="USDC", equity=50_000.0, initial_margin=0.0, maintenance_margin=0.0)
+    forward = S * 1.047
+    book = book_of("okx", [(put, -2.0, quote(put, forward, 0.5))], margin=[usdc])
+    revalued, _ = finite_difference_delta(book)
+    assert net_delta(book) == pytest.approx(revalued, rel=1e-6)
+    tau = years_between(NOW, put.expiry_ms or NOW)
+    unscaled = -2.0 * float(black76(forward, 55_000.0, tau, 0.5, False).delta)
+    assert revalued == pytest.approx(unscaled * 1.047, rel=1e-6)
