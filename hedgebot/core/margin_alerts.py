@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -138,8 +139,17 @@ def _next_level(level: MarginLevel, ratio: float, t: MarginThresholds) -> Margin
     return level
 
 
+MARGIN_RUNBOOK: Mapping[MarginLevel, str] = {
+    MarginLevel.NORMAL: "docs/operator.md#margin-recovered",
+    MarginLevel.WARNING: "docs/operator.md#margin-warning",
+    MarginLevel.CRITICAL: "docs/operator.md#margin-critical",
+}
+"""The operator guide's section for each level an alert can announce."""
+
+
 def margin_alert(transition: AlertTransition, top_up: TopUp | None = None) -> Alert:
-    """The operator alert for a transition; its key is `margin.<account>` for every level.
+    """The operator alert for a transition; its key is `margin.<account>` for every level
+    (the surface names margin lines `<account>/<currency>`).
 
     With `top_up`, the alert states the collateral that restores the target ratio under stress.
     """
@@ -188,5 +198,5 @@ def _body(transition: AlertTransition) -> str:
     pct = "inf" if ratio == float("inf") else f"{ratio:.1%}"
     return (
         f"Maintenance margin is {pct} of equity (liquidation at 100%). "
-        "See docs/operator.md, 'Margin alerts'."
+        f"See {MARGIN_RUNBOOK[transition.level]}."
     )
