@@ -444,6 +444,8 @@ class Engine:
             vega_limits=self.vega_limits,
         )
         breached = {(r.underlying, r.expiry): r for r in rows if r.vega_breached}
+        for underlying in {u for u, _ in self._vega_breaches} - {u for u, _ in breached}:
+            self.notify("vega.limit_cleared", {"underlying": underlying})
         for key, row in breached.items():
             if key not in self._vega_breaches:
                 self.notify(
@@ -462,12 +464,12 @@ class Engine:
         if self.greeks_tolerance is None:
             return
         books = self.account_books()
-        if not any(p.venue_delta is not None for b in books for p in b.positions):
-            self._diverging = {}
-            return
         found: dict[str, list[Divergence]] = {}
-        for d in compare_deltas(books=books, report=report, tolerance=self.greeks_tolerance):
-            found.setdefault(d.underlying, []).append(d)
+        if any(p.venue_delta is not None for b in books for p in b.positions):
+            for d in compare_deltas(books=books, report=report, tolerance=self.greeks_tolerance):
+                found.setdefault(d.underlying, []).append(d)
+        for underlying in set(self._diverging) - set(found):
+            self.notify("greeks.agreed", {"underlying": underlying})
         for underlying, rows in found.items():
             if underlying not in self._diverging:
                 self.notify(

@@ -72,6 +72,8 @@ _RESOLVING_EVENTS: Mapping[str, tuple[str, str]] = {
     ),
     "market.bad_data_cleared": ("feed.bad_data.{source}", "Market data sane"),
     "risk.valued": ("risk.unvalued.{underlying}", "Book valued again"),
+    "greeks.agreed": ("greeks.divergence.{underlying}", "Our deltas agree with the venue's again"),
+    "vega.limit_cleared": ("vega.limit.{underlying}", "Vega back within its limit"),
 }
 """Engine event -> (alert key, title) of the RESOLVED it sends when that key is open."""
 
