@@ -10,8 +10,9 @@ and the brokers differ:
   no credentials loaded;
 * ``driver = "ccxt"`` in live mode (needs ``--live`` too): ccxt market data and order entry.
 
-`Runtime.run` then passes the start-up gates and turns the hedge loop. Nothing outside this
-module asks which mode it is in.
+`Runtime.run` then passes the start-up gates and turns the hedge loop. Nothing outside the
+composition root (this module, `hedgebot.venue_wiring`, and `hedgebot.risk_command` for the
+read-only report) asks which mode it is in.
 """
 
 from __future__ import annotations
@@ -400,6 +401,10 @@ class Runtime:
             observers=self.observers,
             notify=self.notify,
             loop_interval_s=settings.loop_interval_s,
+            stress=settings.margin.stress_scenario(),
+            margin_models=dict.fromkeys(settings.accounts, settings.margin.margin_model()),
+            greeks_tolerance=settings.greeks_check.tolerance(),
+            vega_limits=settings.vega_limits,
         )
         self.state.on_change = self.engine.wake.set
         gc.freeze()  # start-up objects live forever: keep them out of collector pauses
@@ -505,15 +510,17 @@ async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) ->
 
 
 def _register_secrets(settings: Settings, *, live: bool) -> None:
-    """Mask every configured secret in logs; key files are read only in live mode."""
+    """Mask every configured secret in logs; key files are read only where they are used (live
+    mode, or a paper account that starts from the venue's snapshot)."""
     secrets = [
         read_secret(settings.http.control_token, settings.http.control_token_file),
         *settings.alerts.urls,
     ]
+    reads = live or any(a.snapshot_from_venue for a in settings.accounts.values())
     for venue in settings.venues.values():
         secrets += [venue.api_key, venue.api_secret]
         secrets += url_credentials(venue.rest_url) + url_credentials(venue.ws_url)
-        if live:
+        if reads:
             secrets += [
                 read_secret(None, venue.api_key_file),
                 read_secret(None, venue.api_secret_file),
@@ -594,27 +601,6 @@ async def run_daemon(
         await asyncio.to_thread(summary_path.write_text, text)
     log.info("daemon.summary", **summary.to_dict()["totals"])  # type: ignore[arg-type]
     return 0
-
-
-async def risk_report(*, config: Path) -> str:
-    """``hedgebot risk``: one-shot report of the configured book (positions, greeks per
-    underlying, margin headroom, shock grid), from a fresh reconciliation. Never trades."""
-    from hedgebot.operator.report import risk_report_text
-
-    settings = load_settings(config)
-    configure_logging(level="error", fmt="json")
-    runtime = Runtime(settings, live=False, observers=[])
-    try:
-        engine = await runtime.start()
-        return risk_report_text(
-            books=engine.account_books(),
-            instruments=engine.instruments,
-            quotes=runtime.state.quotes,
-            index_prices=engine.index_prices(),
-            now_ms=runtime.clock.now_ms(),
-        )
-    finally:
-        await runtime.shutdown()
 
 
 def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) -> int:

@@ -23,6 +23,7 @@ from hedgebot.daemon.exit_status import ExitStatus
 EX_CONFIG = int(ExitStatus.CONFIG)
 EX_NOPERM = int(ExitStatus.CREDENTIALS)
 EX_CANTCREAT = int(ExitStatus.CANT_CREATE)
+EX_UNAVAILABLE = int(ExitStatus.VENUE_UNAVAILABLE)
 DEFAULT_CONFIG = Path("config/hedgebot.toml")
 
 
@@ -44,8 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config and print it, masked")
     check.add_argument("path", type=Path)
 
-    risk = commands.add_parser("risk", help="one-shot risk report of the configured book")
+    risk = commands.add_parser(
+        "risk", help="one-shot risk report: the live account (read-only) or the paper seed book"
+    )
     risk.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    risk.add_argument(
+        "--timeout", type=float, default=30.0, help="give up on the venue after SECONDS"
+    )
 
     init = commands.add_parser("init", help="write a commented starter config to edit")
     init.add_argument("path", type=Path, nargs="?", default=Path("hedgebot.toml"))
@@ -234,9 +240,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
     if args.command == "risk":
-        from hedgebot.app import risk_report
+        from hedgebot.risk_command import VenueUnreachable, risk_report
 
-        print(asyncio.run(risk_report(config=_config(args.config))))
+        try:
+            print(asyncio.run(risk_report(config=_config(args.config), timeout_s=args.timeout)))
+        except VenueUnreachable as exc:
+            print(f"hedgebot: risk: venue unreachable: {exc}", file=sys.stderr)
+            return EX_UNAVAILABLE
         return 0
     if args.command == "backtest":
         return _backtest(args)

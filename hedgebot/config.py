@@ -28,6 +28,9 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from hedgebot.core.greeks_check import GreeksTolerance
+from hedgebot.core.margin_model import MarginModel
+from hedgebot.core.stress import StressScenario, TenorVolShock
 from hedgebot.model.errors import ConfigError
 
 MASK = "**********"
@@ -211,6 +214,19 @@ class MarginSettings(Section):
     margin, unless it shrinks the hedge position (and so the margin it needs)."""
     hedge_im_rate: float = Field(default=0.02, gt=0, lt=1)
     """Initial margin charged per unit of hedge notional, for that projection (Deribit: 2%)."""
+    model: Literal["deribit_standard", "reported"] = "deribit_standard"
+    """How MM is projected under a shock: Deribit standard margin repriced at the shocked marks,
+    or the venue's reported MM scaled with the price (portfolio margin, unified accounts:
+    approximate, and the risk report says so)."""
+    stress_spot_move: float = Field(default=-0.15, gt=-1, le=1)
+    """The stress scenario's move of every underlying (fraction)."""
+    stress_vol_points: float = Field(default=25.0, ge=-100, le=300)
+    """The stress scenario's implied-vol rise, in vol points, at `stress_vol_reference_days`."""
+    stress_vol_reference_days: float = Field(default=30.0, gt=0)
+    stress_vol_exponent: float = Field(default=0.5, ge=0, le=2)
+    """Vol shock of expiry T: points x (reference_days / T) ^ exponent (0.5: square root)."""
+    stress_target_ratio: float = Field(default=0.5, gt=0, lt=1)
+    """The MM/equity under the stress scenario that the stated collateral top-up restores."""
 
     @model_validator(mode="after")
     def _ordered(self) -> MarginSettings:
@@ -222,6 +238,50 @@ class MarginSettings(Section):
         if self.hysteresis >= self.warning_ratio:
             raise ValueError("hysteresis must be smaller than warning_ratio")
         return self
+
+    def stress_scenario(self) -> StressScenario:
+        """The configured stress scenario as the core's value."""
+        return StressScenario(
+            spot_move=self.stress_spot_move,
+            vol=TenorVolShock(
+                points=self.stress_vol_points / 100.0,
+                reference_days=self.stress_vol_reference_days,
+                exponent=self.stress_vol_exponent,
+            ),
+            target_ratio=self.stress_target_ratio,
+        )
+
+    def margin_model(self) -> MarginModel:
+        """The configured margin projection as the core's value."""
+        return MarginModel(self.model)
+
+
+class GreeksCheckSettings(Section):
+    """Our position deltas against the venue's (hedgebot.core.greeks_check)."""
+
+    enabled: bool = True
+    warn_relative: float = Field(default=0.05, ge=0)
+    """Beyond absolute + this share of the larger delta: alert (stale IV, unit, convention)."""
+    hold_relative: float = Field(default=0.25, ge=0)
+    """Beyond absolute + this share: hold trading on that underlying."""
+    absolute: float = Field(default=0.01, ge=0)
+    """Coin always allowed (the venue's rounding, small positions)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GreeksCheckSettings:
+        if self.warn_relative > self.hold_relative:
+            raise ValueError("warn_relative must not exceed hold_relative")
+        return self
+
+    def tolerance(self) -> GreeksTolerance | None:
+        """The core's tolerance, None when the check is off."""
+        if not self.enabled:
+            return None
+        return GreeksTolerance(
+            warn_relative=self.warn_relative,
+            hold_relative=self.hold_relative,
+            absolute=self.absolute,
+        )
 
 
 class AlertSettings(Section):
@@ -267,6 +327,9 @@ class Settings(BaseSettings):
     hedges: dict[str, HedgeSettings]
     guards: GuardSettings = GuardSettings()
     margin: MarginSettings = MarginSettings()
+    greeks_check: GreeksCheckSettings = GreeksCheckSettings()
+    vega_limits: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Largest |vega| per expiry, USD per vol point, by underlying (`hedgebot risk` flags more)."""
     alerts: AlertSettings = AlertSettings()
     http: HttpSettings = HttpSettings()
 

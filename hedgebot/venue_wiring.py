@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -25,6 +26,9 @@ from hedgebot.model.errors import AuthenticationFailed, ConfigError
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.market import IndexPrice, Quote
 from hedgebot.venues.ports import Broker, MarketFeed, MarketSink
+
+if TYPE_CHECKING:
+    from hedgebot.venues.sim.accounts import AccountSeed
 
 log = structlog.get_logger("hedgebot.venues")
 
@@ -152,10 +156,9 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
                 for account, spec in settings.accounts.items()
                 if spec.venue == venue
             }
-            if any(settings.accounts[a].snapshot_from_venue for a in seeds):
-                raise ConfigError(
-                    "accounts.*.snapshot_from_venue: not supported yet; list positions instead"
-                )
+            for account in seeds:
+                if settings.accounts[account].snapshot_from_venue:
+                    seeds[account] = await _venue_seed(settings, account, clock)
             paper = PaperExchange(
                 venue=venue,
                 clock=clock,
@@ -182,3 +185,69 @@ def ccxt_venues(settings: Settings, *, live: bool, client_prefix: str, run_numbe
         open=open_live if live else open_paper,
         close=close,
     )
+
+
+async def open_account_readers(
+    settings: Settings, clock: Clock
+) -> tuple[dict[str, Broker], Callable[[], Awaitable[None]]]:
+    """Credentialed readers of every configured live account, for `hedgebot risk`.
+
+    The same `CcxtBroker` as live trading, opened without the trade-permission gate (a read-only
+    key is enough) and used only for `snapshot` (REST reads): nothing is ever submitted, no
+    stream is started, no client-id prefix is registered with the venue. Returns the brokers and
+    a closer.
+    """
+    from hedgebot.venues.ccxt import CcxtBroker
+
+    brokers: dict[str, Broker] = {}
+    closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def close() -> None:
+        for closer in closers:
+            try:
+                await closer()
+            except Exception as exc:
+                log.warning("venue.close_failed", error=str(exc))
+
+    try:
+        for account, spec in settings.accounts.items():
+            broker = await CcxtBroker.open(
+                account=account,
+                venue=spec.venue,
+                settings=settings.venues[spec.venue],
+                clock=clock,
+                client_id_prefix="hbrisk",
+            )
+            closers.append(broker.close)
+            brokers[account] = broker
+    except BaseException:
+        await close()
+        raise
+    return brokers, close
+
+
+async def _venue_seed(settings: Settings, account: str, clock: Clock) -> AccountSeed:
+    """Paper `snapshot_from_venue`: the real account's positions and balances, read once over
+    read-only REST calls (a read-only key is enough), as the paper account's starting book."""
+    from hedgebot.venues.ccxt import CcxtBroker
+    from hedgebot.venues.sim.accounts import AccountSeed
+
+    spec = settings.accounts[account]
+    venue = settings.venues[spec.venue]
+    if venue.api_key is None and venue.api_key_file is None:
+        raise ConfigError(
+            f"accounts.{account}.snapshot_from_venue: needs the venue's (read-only) API key"
+        )
+    broker = await CcxtBroker.open(
+        account=account,
+        venue=spec.venue,
+        settings=venue,
+        clock=clock,
+        client_id_prefix="hbpaper",
+    )
+    try:
+        snapshot = await broker.snapshot()
+    finally:
+        await broker.close()
+    log.info("paper.seeded_from_venue", account=account, positions=len(snapshot.positions))
+    return AccountSeed(collateral=dict(snapshot.collateral), positions=list(snapshot.positions))

@@ -122,7 +122,20 @@ def test_risk_report_of_the_default_book(
     monkeypatch.setenv("HEDGEBOT__STATE_DIR", str(tmp_path))
     assert main(["risk", "--config", str(DEFAULT)]) == 0
     out = capsys.readouterr().out
-    for section in ("POSITIONS", "GREEKS PER UNDERLYING", "MARGIN HEADROOM", "SHOCK GRID BTC"):
+    for section in (
+        "POSITIONS",
+        "GREEKS PER UNDERLYING",
+        "MARGIN HEADROOM",
+        "STRESS (-15% spot, +25 vol pt at 30d",
+        "SHOCK GRID BTC",
+    ):
         assert section in out
+    assert "book: SIMULATED: the seed book of the config" in out
+    bands = out.split("HEDGE BANDS", 1)[1].split("\n\n", 1)[0].splitlines()
+    btc = next(line for line in bands if line.startswith("BTC"))
+    assert "FixedBand" in btc
+    assert "0.2500" in btc  # config/hedgebot.toml: BTC half_width 0.25
+    assert "15,000.00" in btc  # at the simulator's 60,000
+    assert list(tmp_path.iterdir()) == [], "the report must not open a journal"
     assert "premium-adjusted Black-76 delta (coin-settled)" in out
     assert "BTC-27MAR26-60000-C" in out

@@ -8,15 +8,20 @@ or log anything (the lead's gatekeeper wires the IM check in) and must not forma
 For every margin line (account, margin currency) exposed to an underlying, the move x (a fraction,
 +0.10 = +10 %) at which equity falls to maintenance margin, found two ways:
 
-(a) from greeks. With D the line's coin delta (for a coin line including its coin equity, the
+(a) from greeks, with maintenance margin held at today's figure (a quick first-order view).
+    With D the line's coin delta (for a coin line including its coin equity, the
     premium-adjusted option deltas and N/F of inverse futures, from `hedgebot.core.risk.assess` with
     collateral counted) and Γ its pure option gamma, the line's USD equity is
     E_usd(x) ≈ E_usd + D·S·x + ½·Γ·(S·x)², and for a coin line the coin equity is that over
     S·(1 + x), which carries the inverse-contract convexity. With maintenance margin in USD
     scaling with the price (`hedgebot.core.shocks`: constant coin MM, linear MM·(1 + x)), equity =
     MM becomes the quadratic ½·Γ·S²·x² + (D·S − MM_usd)·x + (E_usd − MM_usd) = 0.
-(b) from full revaluation: a scan of `hedgebot.core.shocks.equity_changes` in steps of `SCAN_STEP`
-    outward from 0, then bisection to `BISECT_TOLERANCE` on the first crossing.
+(b) from full revaluation with margin repriced at the shocked marks
+    (`hedgebot.core.stress.margin_moves`: equity from `hedgebot.core.shocks.equity_changes`, MM
+    from `hedgebot.core.shocks.maintenance_after`), at today's vols: a scan in steps of
+    `SCAN_STEP` outward from 0, then bisection to `BISECT_TOLERANCE` on the first crossing;
+(c) the same under the stress scenario's per-tenor vol shock (`hedgebot.core.stress`), and the
+    line's MM/equity and collateral top-up under the whole scenario (spot move and vol shock).
 
 Moves are searched up to +`UP_LIMIT` and down to −`DOWN_LIMIT` (a price cannot reach zero); None
 means no crossing there. An account already at or below maintenance margin reports 0.0 both ways.
@@ -27,31 +32,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
+from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.risk import AccountBook, Contribution, assess
-from hedgebot.core.shocks import (
-    Exposure,
-    FloatArray,
-    MarginLine,
-    equity_changes,
-    exposure,
-    linear_currency,
-    shocked_maintenance,
+from hedgebot.core.shocks import Exposure, MarginLine, exposure, linear_currency
+from hedgebot.core.stress import (
+    DEFAULT_STRESS,
+    DOWN_LIMIT,
+    UP_LIMIT,
+    LineStress,
+    StressScenario,
+    margin_moves,
+    option_vol_shifts,
+    stress_line,
 )
 from hedgebot.model.account import MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.model.market import Quote
-
-Surplus = Callable[[FloatArray], FloatArray]
-
-UP_LIMIT = 1.0
-DOWN_LIMIT = 0.99
-SCAN_STEP = 0.005
-BISECT_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +73,18 @@ class AccountHeadroom:
     move_to_mm_up: float | None
     move_to_mm_down: float | None
     revalued_up: float | None
+    """Full revaluation, margin repriced at the shocked marks, today's vols."""
     revalued_down: float | None
+    stressed_up: float | None = None
+    """As `revalued_up`, under the stress scenario's per-tenor vol shock."""
+    stressed_down: float | None = None
+    stress: LineStress | None = None
+    """This line under the whole stress scenario (MM/equity, top-up), None without margin."""
+
+    @property
+    def approximate(self) -> bool:
+        """True where the venue's margin model is not known and MM is only scaled with price."""
+        return self.stress is not None and self.stress.approximate
 
     @property
     def up_difference(self) -> float | None:
@@ -98,6 +108,8 @@ def account_headroom(
     quotes: Mapping[InstrumentKey, Quote],
     index_prices: Mapping[str, float],
     now_ms: int,
+    stress: StressScenario = DEFAULT_STRESS,
+    margin_models: Mapping[str, MarginModel] | None = None,
 ) -> tuple[AccountHeadroom, ...]:
     """Headroom of every margin line with a known margin state, per underlying that moves it."""
     greeks = _line_greeks(books, instruments, quotes, index_prices, now_ms)
@@ -110,11 +122,12 @@ def account_headroom(
             index_prices=index_prices,
             now_ms=now_ms,
             underlying=underlying,
+            margin_models=margin_models,
         )
         for k, line in enumerate(exp.lines):
             if line.margin is not None:
                 delta, gamma = greeks.get((line.account, line.currency, underlying), (0.0, 0.0))
-                rows.append(_headroom(exp, k, line.margin, delta=delta, gamma=gamma))
+                rows.append(_headroom(exp, k, line.margin, delta=delta, gamma=gamma, stress=stress))
     covered = {(row.account, row.currency) for row in rows}
     rows.extend(
         _unexposed(book.account, margin)
@@ -171,11 +184,18 @@ def _line_currency(
 
 
 def _headroom(
-    exp: Exposure, k: int, margin: MarginState, *, delta: float, gamma: float
+    exp: Exposure,
+    k: int,
+    margin: MarginState,
+    *,
+    delta: float,
+    gamma: float,
+    stress: StressScenario,
 ) -> AccountHeadroom:
     line = exp.lines[k]
     up, down = greeks_moves(line, exp.index_price, delta=delta, gamma=gamma)
-    revalued_up, revalued_down = revalued_moves(exp, k)
+    revalued_up, revalued_down = margin_moves(exp, k, 0.0)
+    stressed_up, stressed_down = margin_moves(exp, k, option_vol_shifts(exp, stress.vol))
     return AccountHeadroom(
         account=line.account,
         currency=line.currency,
@@ -189,6 +209,9 @@ def _headroom(
         move_to_mm_down=down,
         revalued_up=revalued_up,
         revalued_down=revalued_down,
+        stressed_up=stressed_up,
+        stressed_down=stressed_down,
+        stress=stress_line(exp, k, stress),
     )
 
 
@@ -208,6 +231,8 @@ def _unexposed(account: str, margin: MarginState) -> AccountHeadroom:
         move_to_mm_down=at_mm,
         revalued_up=at_mm,
         revalued_down=at_mm,
+        stressed_up=at_mm,
+        stressed_down=at_mm,
     )
 
 
@@ -247,43 +272,6 @@ def _nearest(roots: Sequence[float], surplus: float) -> tuple[float | None, floa
     up = min((r for r in roots if 0.0 < r <= UP_LIMIT), default=None)
     down = max((r for r in roots if -DOWN_LIMIT <= r < 0.0), default=None)
     return up, down
-
-
-def revalued_moves(exp: Exposure, k: int) -> tuple[float | None, float | None]:
-    """(up, down) moves at which the fully revalued equity of line `k` meets maintenance margin."""
-    line = exp.lines[k]
-    if line.margin is None:
-        return None, None
-
-    def surplus(moves: FloatArray) -> FloatArray:
-        equity: FloatArray = line.equity + equity_changes(exp, moves, 0.0)[k]
-        maintenance = [shocked_maintenance(line, float(x)) for x in moves]
-        return equity - np.array(maintenance, dtype=np.float64)
-
-    if line.equity <= line.margin.maintenance_margin:
-        return 0.0, 0.0
-    up = _first_crossing(surplus, np.linspace(0.0, UP_LIMIT, _steps(UP_LIMIT) + 1))
-    down = _first_crossing(surplus, np.linspace(0.0, -DOWN_LIMIT, _steps(DOWN_LIMIT) + 1))
-    return up, down
-
-
-def _steps(limit: float) -> int:
-    return math.ceil(limit / SCAN_STEP)
-
-
-def _first_crossing(surplus: Surplus, moves: FloatArray) -> float | None:
-    """The first move (outward from 0 along `moves`) where `surplus` turns non-positive."""
-    below = np.flatnonzero(surplus(moves) <= 0.0)
-    if below.size == 0:
-        return None
-    inside, outside = float(moves[below[0] - 1]), float(moves[below[0]])
-    while abs(outside - inside) > BISECT_TOLERANCE:
-        middle = 0.5 * (inside + outside)
-        if surplus(np.array([middle]))[0] > 0.0:
-            inside = middle
-        else:
-            outside = middle
-    return outside
 
 
 def projected_initial_margin(

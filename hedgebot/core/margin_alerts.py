@@ -10,13 +10,18 @@ alert per crossing, nothing while the ratio hovers around a threshold:
   CRITICAL -> NORMAL (RESOLVED) below `warning - gap`.
 
 An infinite ratio (equity <= 0, see `MarginState.maintenance_ratio`) counts as critical; a NaN
-ratio changes nothing. It must not do I/O, read clocks or keep mutable state: the caller holds
-one `MarginAlertState` per account and submits the alerts (`hedgebot.operator.alerts`).
+ratio changes nothing. The ratio fed in is `alert_ratio`: the worse of today's MM/equity and the
+one under the configured stress scenario (`hedgebot.core.stress`), so an account that a sell-off
+would push to liquidation is warned while there is still time to add collateral; the alert then
+states that top-up (`margin_alert(..., top_up=...)`). It must not do I/O, read clocks or keep
+mutable state: the caller holds one `MarginAlertState` per account and submits the alerts
+(`hedgebot.operator.alerts`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +33,8 @@ __all__ = [
     "MarginAlertState",
     "MarginLevel",
     "MarginThresholds",
+    "TopUp",
+    "alert_ratio",
     "margin_alert",
     "step",
 ]
@@ -75,6 +82,27 @@ class AlertTransition:
     thresholds: MarginThresholds
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopUp:
+    """Collateral that restores the target MM/equity under the stress scenario."""
+
+    amount: float
+    currency: str
+    usd: float
+    scenario: str
+    """E.g. '-15% spot, +25 vol pt at 30d'."""
+    target_ratio: float
+
+
+def alert_ratio(current: float, stressed: float | None) -> float:
+    """The ratio margin alerts are evaluated on: the worse of now and under stress (NaN-safe)."""
+    if stressed is None or math.isnan(stressed):
+        return current
+    if math.isnan(current):
+        return stressed
+    return max(current, stressed)
+
+
 def step(state: MarginAlertState, ratio: float) -> tuple[MarginAlertState, list[AlertTransition]]:
     """Feed one MM/equity observation; return the new state and the alerts it triggers (0 or 1)."""
     level = _next_level(state.level, ratio, state.thresholds)
@@ -119,23 +147,38 @@ MARGIN_RUNBOOK: Mapping[MarginLevel, str] = {
 """The operator guide's section for each level an alert can announce."""
 
 
-def margin_alert(transition: AlertTransition) -> Alert:
+def margin_alert(transition: AlertTransition, top_up: TopUp | None = None) -> Alert:
     """The operator alert for a transition; its key is `margin.<account>` for every level
-    (the surface names margin lines `<account>/<currency>`)."""
+    (the surface names margin lines `<account>/<currency>`).
+
+    With `top_up`, the alert states the collateral that restores the target ratio under stress.
+    """
     t = transition.thresholds
     account = transition.account
+    fields = {
+        "account": account,
+        "mm_ratio": f"{transition.ratio:.4f}",
+        "warning_at": f"{t.warning:.4f}",
+        "critical_at": f"{t.critical:.4f}",
+        "previous_level": transition.previous.value,
+    }
+    body = _body(transition)
+    if top_up is not None:
+        fields |= {
+            "top_up": f"{top_up.amount:.6f} {top_up.currency}",
+            "top_up_usd": f"{top_up.usd:.2f}",
+            "stress_scenario": top_up.scenario,
+        }
+        body += (
+            f" Add {top_up.amount:,.4f} {top_up.currency} (USD {top_up.usd:,.0f}) to hold "
+            f"MM/equity at {top_up.target_ratio:.0%} under {top_up.scenario}."
+        )
     return Alert(
         key=f"margin.{account}",
         severity=transition.severity,
         title=_title(transition),
-        body=_body(transition),
-        fields={
-            "account": account,
-            "mm_ratio": f"{transition.ratio:.4f}",
-            "warning_at": f"{t.warning:.4f}",
-            "critical_at": f"{t.critical:.4f}",
-            "previous_level": transition.previous.value,
-        },
+        body=body,
+        fields=fields,
     )
 
 

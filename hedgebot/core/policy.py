@@ -59,7 +59,8 @@ class FixedBand:
 
 @dataclass(frozen=True, slots=True)
 class PercentBand:
-    """A share of the book's gross delta, clamped to [minimum, maximum] coin."""
+    """A share of the options' gross delta (`UnderlyingRisk.gross_delta`: collateral and the hedge
+    excluded, so the band does not widen as the hedge grows), clamped to [minimum, maximum] coin."""
 
     percent: float
     minimum: float
@@ -72,7 +73,13 @@ class PercentBand:
 
 @dataclass(frozen=True, slots=True)
 class WhalleyWilmottBand:
-    """Whalley–Wilmott: H = (3/2 · κ · S · Γ² / γ)^(1/3) (r ≈ 0), clamped to [minimum, maximum]."""
+    """Whalley–Wilmott: H = (3/2 · κ · S · Γ² / γ)^(1/3) (r ≈ 0), clamped to [minimum, maximum].
+
+    κ is the proportional cost (bps / 10^4), γ the risk aversion in 1/USD, Γ in coin/USD: H is
+    in coin and grows as Γ^(2/3), i.e. the band is WIDER where gamma is larger (rebalancing a
+    high-gamma book often costs more than the variance it removes). γ is per USD of P&L, so a book
+    twice the size needs half the γ for the same band relative to its delta (docs/conventions.md).
+    """
 
     risk_aversion: float
     cost: float
@@ -80,7 +87,7 @@ class WhalleyWilmottBand:
     maximum: float
 
     def half_width(self, inputs: PolicyInputs) -> float:
-        """Wide where gamma is small, tight where it is large."""
+        """Wider where gamma is larger (H ∝ Γ^(2/3)), clamped."""
         raw = math.cbrt(1.5 * self.cost * inputs.price * inputs.gamma**2 / self.risk_aversion)
         return min(self.maximum, max(self.minimum, raw))
 

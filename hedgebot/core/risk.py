@@ -15,12 +15,15 @@ Conventions (docs/conventions.md):
   convexity then cancels against the equity's own sensitivity, so gamma is the pure option
   gamma; where collateral is not counted, inverse positions add their convexity (−N/F² for
   futures, −(Δ−V/F)/F per coin option).
-* gamma is per USD of each instrument's own forward; no basis (F/S) scaling is applied.
+* linear contracts (linear options, futures, perpetuals, spot) are scaled by F/S, their
+  forward over the index, to the index the perpetual hedge tracks (delta × F/S, gamma ×
+  (F/S)²); inverse contracts stay on their own forward.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hedgebot.core.greeks import black76
+from hedgebot.core.size_check import size_problems
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, OptionType
 from hedgebot.model.market import Quote
@@ -35,10 +39,10 @@ from hedgebot.model.market import Quote
 FloatArray = NDArray[np.float64]
 _MS_PER_YEAR = 365.0 * 24 * 3600 * 1000
 _OPTION_METHODS = (
-    "Black-76 delta (linear option)",
+    "Black-76 delta x F/S (linear option)",
     "premium-adjusted Black-76 delta (coin-settled)",
 )
-_FUTURE_METHODS = ("coin amount", "USD face / mark")
+_FUTURE_METHODS = ("coin amount x F/S", "USD face / mark")
 _COLLATERAL_METHODS = ("coin collateral", "coin equity (venue)")
 
 
@@ -123,6 +127,8 @@ class UnderlyingRisk:
     price: float
     net_delta: float
     gross_delta: float
+    """Sum of the absolute deltas of the options alone (what a percent band is a share of):
+    collateral and futures, the hedge among them, are left out, so hedging does not widen it."""
     gamma: float
     vega: float
     table: ContributionTable = field(default_factory=ContributionTable)
@@ -173,6 +179,9 @@ class _Group:
     calls: NDArray[np.bool_]
     rows_of: Mapping[str, NDArray[np.intp]]
     """Row indices of each underlying."""
+    second: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Futures: the venue's second size figure in coin (NaN where none; `core.size_check`)."""
+    second_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,15 +239,23 @@ def compile_book(
     )
     if previous is not None and previous.layout == layout:
         amounts = np.fromiter((p.amount for b in books for p in b.positions), np.float64)
+        second = np.fromiter(
+            (_second(p) for b in books for p in b.positions), np.float64, len(amounts)
+        )
         return dataclasses.replace(
             previous,
             options=dataclasses.replace(previous.options, amounts=amounts[previous.option_slots]),
-            futures=dataclasses.replace(previous.futures, amounts=amounts[previous.future_slots]),
+            futures=dataclasses.replace(
+                previous.futures,
+                amounts=amounts[previous.future_slots],
+                second=second[previous.future_slots],
+            ),
             collateral=_collateral_group(books),
         )
     options, futures, unknown = [], [], []
     option_slots: list[int] = []
     future_slots: list[int] = []
+    seconds: list[tuple[float, str]] = []
     slot = -1
     for book in books:
         counted = book.count_collateral
@@ -255,15 +272,24 @@ def compile_book(
             else:
                 futures.append((*row, position.amount, instrument.amount_is_usd, counted))
                 future_slots.append(slot)
+                seconds.append((_second(position), position.size_field))
     return CompiledBook(
         options=_group(options),
-        futures=_group(futures),
+        futures=dataclasses.replace(
+            _group(futures),
+            second=np.fromiter((s[0] for s in seconds), np.float64, len(seconds)),
+            second_fields=tuple(s[1] for s in seconds),
+        ),
         collateral=_collateral_group(books),
         unknown=tuple(unknown),
         layout=layout,
         option_slots=np.asarray(option_slots, dtype=np.intp),
         future_slots=np.asarray(future_slots, dtype=np.intp),
     )
+
+
+def _second(position: Position) -> float:
+    return math.nan if position.size_coin is None else position.size_coin
 
 
 def _collateral_group(books: Sequence[AccountBook]) -> _Group:
@@ -285,12 +311,32 @@ class _Valued:
     gammas: FloatArray
     vegas: FloatArray
     valid: NDArray[np.bool_]
+    problems: Mapping[int, str] = field(default_factory=dict)
+    """Why a row with a quote is not valued, by row (else: no quote)."""
     options: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray] | None = None
     """Options only: USD value, Black-76 delta and gamma, theta (USD/year) and implied vol of
     each position."""
 
 
-def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms: int) -> _Valued:
+def _spot_scale(
+    group: _Group, forward: FloatArray, index_prices: Mapping[str, float]
+) -> FloatArray:
+    """F/S for linear rows (a coin of forward F moves F/S per unit move of the index S, which
+    the perpetual hedge tracks), 1 for inverse rows or without an index."""
+    spot = np.fromiter(
+        (index_prices.get(u, math.nan) for u in group.underlyings), np.float64, len(group.keys)
+    )
+    usable = ~group.flags & np.isfinite(spot) & (spot > 0)
+    result: FloatArray = np.where(usable, forward / np.where(usable, spot, 1.0), 1.0)
+    return result
+
+
+def _value_options(
+    group: _Group,
+    quotes: Mapping[InstrumentKey, Quote],
+    now_ms: int,
+    index_prices: Mapping[str, float],
+) -> _Valued:
     n = len(group.keys)
     found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
     valid = np.fromiter((q is not None and q.mark_iv is not None for q in found), np.bool_, n)
@@ -301,9 +347,10 @@ def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms:
     adjusted = greeks.delta - np.where(group.flags, greeks.price / forward, 0.0)
     convexity = np.where(group.flags & ~group.counted, adjusted / forward, 0.0)
     amounts = np.where(valid, group.amounts, 0.0)
+    scale = _spot_scale(group, forward, index_prices)
     return _Valued(
-        deltas=amounts * adjusted,
-        gammas=amounts * (greeks.gamma - convexity),
+        deltas=amounts * adjusted * scale,
+        gammas=amounts * (greeks.gamma - convexity) * scale * scale,
         vegas=amounts * greeks.vega / 100.0,
         valid=valid,
         options=(
@@ -316,15 +363,24 @@ def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms:
     )
 
 
-def _value_futures(group: _Group, quotes: Mapping[InstrumentKey, Quote]) -> _Valued:
+def _value_futures(
+    group: _Group, quotes: Mapping[InstrumentKey, Quote], index_prices: Mapping[str, float]
+) -> _Valued:
     n = len(group.keys)
     found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
-    valid = np.fromiter((q is not None for q in found), np.bool_, n)
+    quoted = np.fromiter((q is not None for q in found), np.bool_, n)
     price = np.fromiter((q.mark_price if q else 1.0 for q in found), np.float64, n)
+    second = group.second if group.second.size == n else np.full(n, np.nan)
+    problems = size_problems(
+        group.amounts, group.flags, price, np.where(quoted, second, np.nan), group.second_fields
+    )
+    valid = quoted.copy()
+    valid[list(problems)] = False
     amounts = np.where(valid, group.amounts, 0.0)
-    deltas = np.where(group.flags, amounts / price, amounts)
+    linear = amounts * _spot_scale(group, price, index_prices)
+    deltas = np.where(group.flags, amounts / price, linear)
     gammas = np.where(group.flags & ~group.counted, -amounts / (price * price), 0.0)
-    return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid)
+    return _Valued(deltas=deltas, gammas=gammas, vegas=np.zeros(n), valid=valid, problems=problems)
 
 
 def evaluate(
@@ -336,8 +392,12 @@ def evaluate(
 ) -> RiskReport:
     """Value a compiled book against the latest quotes."""
     parts = (
-        (book.options, _value_options(book.options, quotes, now_ms), _OPTION_METHODS),
-        (book.futures, _value_futures(book.futures, quotes), _FUTURE_METHODS),
+        (
+            book.options,
+            _value_options(book.options, quotes, now_ms, index_prices),
+            _OPTION_METHODS,
+        ),
+        (book.futures, _value_futures(book.futures, quotes, index_prices), _FUTURE_METHODS),
     )
     collateral = book.collateral
     underlyings = dict.fromkeys(index_prices)
@@ -373,16 +433,19 @@ def _aggregate(
     segments: list[tuple[_Group, NDArray[np.intp], tuple[str, str]]] = []
     columns: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
     missing: list[str] = []
+    options_gross = 0.0
     options = OptionTotals()
     for group, valued, labels in parts:
         index = group.rows_of.get(name)
         if index is None:
             continue
+        if labels is _OPTION_METHODS:
+            options_gross += float(np.abs(valued.deltas[index]).sum())
         if valued.options is not None:
             options = _option_totals(valued, index)
         if not valued.valid[index].all():
             missing += [
-                f"{group.keys[i]} (no quote)"
+                f"{group.keys[i]} ({valued.problems.get(int(i), 'no quote')})"
                 for i in index
                 if not valued.valid[i] and group.amounts[i] != 0
             ]
@@ -403,7 +466,7 @@ def _aggregate(
         underlying=name,
         price=price,
         net_delta=float(deltas.sum()),
-        gross_delta=float(np.abs(deltas).sum()),
+        gross_delta=options_gross,
         gamma=float(gammas.sum()),
         vega=float(vegas.sum()),
         table=ContributionTable(

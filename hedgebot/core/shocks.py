@@ -24,11 +24,19 @@ Margin lines. Every account's P&L lands in one of its margin currencies:
   (stablecoins at par). Coin collateral held in a linear account shows as its own coin line
   (its USD value moves with the index) but is not credited to the linear line's margin.
 
-Maintenance margin assumption: MM in USD scales with the underlying's price, i.e. it is charged on
-a notional proportional to the price. For a coin line this means MM in coin stays constant (Deribit
-charges options on coin amounts; for inverse futures, whose coin notional N/F shrinks as F rises,
-this is slightly conservative on up-moves and slightly optimistic on down-moves); for a linear line
-MM becomes MM·(1 + x). Vol shifts do not change MM. Initial margin is not shocked.
+Maintenance margin under a shock (`maintenance_after`), per the line's `MarginModel`:
+
+* DERIBIT_STANDARD (the default): the venue's reported MM plus the change of the modelled MM of
+  this underlying's positions (`hedgebot.core.margin_model`) from the current to the shocked marks.
+  A short option's MM is 0.075 + mark per coin, so it grows as the option gains value under a spot
+  move or a vol rise; a future's MM follows its notional. The venue's figure anchors the level,
+  the model supplies the move.
+* REPORTED (venues whose margin model hedgebot does not know: portfolio margin, unified accounts):
+  the venue's MM in USD scales with the price, i.e. constant in coin for a coin line, MM·(1 + x)
+  for a linear line; vol does not move it. Approximate, and the report says so.
+
+Initial margin is not shocked. `vol_shift` may be one number for every option or one per option
+(per-tenor shocks, `hedgebot.core.stress`).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hedgebot.core.greeks import black76
+from hedgebot.core.margin_model import MarginModel, future_maintenance, option_maintenance
 from hedgebot.core.risk import AccountBook
 from hedgebot.model.account import MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, OptionType, years_between
@@ -69,6 +78,8 @@ class MarginLine:
     """Equity in the margin currency: the venue's, else the collateral balance, else 0."""
     margin: MarginState | None
     """The venue's margin state of this currency, None where the venue reported none."""
+    model: MarginModel = MarginModel.DERIBIT_STANDARD
+    """How this line's MM is projected under a shock (module docstring)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +96,9 @@ class LineRevaluation:
     change_usd: float
     shocked_equity_usd: float
     maintenance_margin: float | None
-    """Shocked maintenance margin (see the module's assumption), None where unknown."""
+    """Shocked maintenance margin (see the module docstring), None where unknown."""
+    approximate: bool = False
+    """True where the MM projection is the REPORTED model's price scaling only."""
 
     @property
     def shocked_equity(self) -> float:
@@ -229,13 +242,19 @@ class _Rows:
         amount: float,
         quote: Quote | None,
         index_prices: Mapping[str, float],
+        *,
+        model: MarginModel,
     ) -> None:
         """Add one position of the shocked underlying to the line its P&L lands in."""
         if quote is None or (instrument.kind is not Kind.OPTION and quote.mark_price <= 0):
             self.miss(book, f"{instrument.key} (no quote)")
             return
         coin = instrument.is_inverse
-        line = _coin_line(book, instrument.underlying) if coin else _linear_line(book, index_prices)
+        line = (
+            _coin_line(book, instrument.underlying, model)
+            if coin
+            else _linear_line(book, index_prices, model)
+        )
         index = self.line_index(line)
         if instrument.kind is Kind.OPTION:
             self.options.append((index, amount, instrument, quote))
@@ -251,21 +270,28 @@ def exposure(
     index_prices: Mapping[str, float],
     now_ms: int,
     underlying: str,
+    margin_models: Mapping[str, MarginModel] | None = None,
 ) -> Exposure:
-    """The margin lines and positions of `underlying` that a shock of it revalues."""
+    """The margin lines and positions of `underlying` that a shock of it revalues.
+
+    `margin_models` names the margin model of an account (default DERIBIT_STANDARD).
+    """
     index_price = index_prices[underlying]
     if not (math.isfinite(index_price) and index_price > 0):
         raise ValueError(f"{underlying}: index price must be positive, got {index_price}")
+    models = margin_models or {}
     rows = _Rows()
     for book in books:
+        model = models.get(book.account, MarginModel.DERIBIT_STANDARD)
         if _holds_coin(book, underlying):
-            rows.line_index(_coin_line(book, underlying))
+            rows.line_index(_coin_line(book, underlying, model))
         for position in book.positions:
             instrument = instruments.get(position.key)
             if instrument is None:
                 rows.miss(book, f"{position.key} (unknown instrument)")
             elif instrument.underlying == underlying and position.amount != 0:
-                rows.add(book, instrument, position.amount, quotes.get(position.key), index_prices)
+                quote = quotes.get(position.key)
+                rows.add(book, instrument, position.amount, quote, index_prices, model=model)
     return _freeze(rows, underlying, index_price, now_ms)
 
 
@@ -273,10 +299,12 @@ def _holds_coin(book: AccountBook, coin: str) -> bool:
     return coin in book.collateral or any(m.currency == coin for m in book.margin)
 
 
-def _coin_line(book: AccountBook, coin: str) -> MarginLine:
+def _coin_line(book: AccountBook, coin: str, model: MarginModel) -> MarginLine:
     margin = next((m for m in book.margin if m.currency == coin), None)
     equity = margin.equity if margin is not None else book.collateral.get(coin, 0.0)
-    return MarginLine(account=book.account, currency=coin, coin=True, equity=equity, margin=margin)
+    return MarginLine(
+        account=book.account, currency=coin, coin=True, equity=equity, margin=margin, model=model
+    )
 
 
 def linear_currency(book: AccountBook, index_prices: Mapping[str, float]) -> str:
@@ -284,12 +312,19 @@ def linear_currency(book: AccountBook, index_prices: Mapping[str, float]) -> str
     return next((m.currency for m in book.margin if m.currency not in index_prices), USD)
 
 
-def _linear_line(book: AccountBook, index_prices: Mapping[str, float]) -> MarginLine:
+def _linear_line(
+    book: AccountBook, index_prices: Mapping[str, float], model: MarginModel
+) -> MarginLine:
     currency = linear_currency(book, index_prices)
     margin = next((m for m in book.margin if m.currency == currency), None)
     equity = margin.equity if margin is not None else book.collateral.get(currency, 0.0)
     return MarginLine(
-        account=book.account, currency=currency, coin=False, equity=equity, margin=margin
+        account=book.account,
+        currency=currency,
+        coin=False,
+        equity=equity,
+        margin=margin,
+        model=model,
     )
 
 
@@ -326,16 +361,25 @@ def _freeze(rows: _Rows, underlying: str, index_price: float, now_ms: int) -> Ex
     )
 
 
-def shifted_vol(sigma: FloatArray, vol_shift: float) -> FloatArray:
+VolShift = float | FloatArray
+"""One vol shift for every option, or one per option (in `OptionRows` order)."""
+
+
+def shifted_vol(sigma: FloatArray, vol_shift: VolShift) -> FloatArray:
     """σ + dv, floored at `VOL_FLOOR` or at σ itself where σ is already below the floor."""
     return np.maximum(sigma + vol_shift, np.minimum(sigma, VOL_FLOOR))
 
 
-def equity_changes(exposure: Exposure, spot_moves: ArrayLike, vol_shift: float) -> FloatArray:
-    """Equity change of every line (rows, in its currency) for every spot move (columns)."""
+def _moves(spot_moves: ArrayLike) -> FloatArray:
     moves = np.atleast_1d(np.asarray(spot_moves, dtype=np.float64))
     if moves.ndim != 1 or np.any(moves <= -1.0):
         raise ValueError("spot moves must be a flat sequence of fractions above -1")
+    return moves
+
+
+def equity_changes(exposure: Exposure, spot_moves: ArrayLike, vol_shift: VolShift) -> FloatArray:
+    """Equity change of every line (rows, in its currency) for every spot move (columns)."""
+    moves = _moves(spot_moves)
     growth = 1.0 + moves
     out = np.zeros((len(exposure.lines), moves.size))
     futures = exposure.futures
@@ -354,10 +398,64 @@ def equity_changes(exposure: Exposure, spot_moves: ArrayLike, vol_shift: float) 
     return out
 
 
+def model_maintenance(exposure: Exposure, spot_moves: ArrayLike, vol_shift: VolShift) -> FloatArray:
+    """Modelled MM of this underlying's positions per line (rows) and spot move (columns).
+
+    Deribit standard margin (`hedgebot.core.margin_model`) at the shocked marks, in each line's
+    currency; positions of other underlyings are not included.
+    """
+    moves = _moves(spot_moves)
+    growth = 1.0 + moves
+    out = np.zeros((len(exposure.lines), moves.size))
+    futures = exposure.futures
+    if futures.line.size:
+        mm = future_maintenance(
+            futures.amount[:, None], futures.price[:, None] * growth, futures.inverse[:, None]
+        )
+        np.add.at(out, futures.line, mm)
+    options = exposure.options
+    if options.line.size:
+        forward = options.forward[:, None] * growth
+        value = options.value(forward, shifted_vol(options.sigma, vol_shift)[:, None])
+        mm = option_maintenance(
+            options.amount[:, None], value, forward, options.coin_settled[:, None]
+        )
+        np.add.at(out, options.line, mm)
+    return out
+
+
+def maintenance_after(exposure: Exposure, spot_moves: ArrayLike, vol_shift: VolShift) -> FloatArray:
+    """Shocked MM per line (rows) and spot move (columns), NaN where the venue reported none.
+
+    DERIBIT_STANDARD lines: venue MM + (modelled MM shocked − modelled MM now); REPORTED lines:
+    the venue's MM scaled with the price (module docstring).
+    """
+    moves = _moves(spot_moves)
+    now = model_maintenance(exposure, [0.0], 0.0)
+    shocked = model_maintenance(exposure, moves, vol_shift)
+    out = np.full((len(exposure.lines), moves.size), np.nan)
+    for k, line in enumerate(exposure.lines):
+        if line.margin is None:
+            continue
+        mm = line.margin.maintenance_margin
+        if line.model is MarginModel.DERIBIT_STANDARD:
+            out[k] = np.maximum(mm + shocked[k] - now[k, 0], 0.0)
+        else:
+            out[k] = mm if line.coin else mm * (1.0 + moves)
+    return out
+
+
 def line_after(
-    line: MarginLine, *, change: float, spot_move: float, vol_shift: float, index_price: float
+    line: MarginLine,
+    *,
+    change: float,
+    spot_move: float,
+    vol_shift: float,
+    index_price: float,
+    maintenance: float,
 ) -> LineRevaluation:
-    """A margin line after a shock that changed its equity by `change` (in its currency)."""
+    """A margin line after a shock that changed its equity by `change` (in its currency) and
+    brought its MM to `maintenance` (NaN where unknown; see `maintenance_after`)."""
     growth = 1.0 + spot_move
     if line.coin:
         shocked_usd = (line.equity + change) * index_price * growth
@@ -375,16 +473,9 @@ def line_after(
         change=change,
         change_usd=change_usd,
         shocked_equity_usd=shocked_usd,
-        maintenance_margin=shocked_maintenance(line, spot_move),
+        maintenance_margin=None if math.isnan(maintenance) else maintenance,
+        approximate=line.model is MarginModel.REPORTED,
     )
-
-
-def shocked_maintenance(line: MarginLine, spot_move: float) -> float | None:
-    """MM after a spot move: constant in coin for coin lines, MM·(1 + x) for linear lines."""
-    if line.margin is None:
-        return None
-    mm = line.margin.maintenance_margin
-    return mm if line.coin else mm * (1.0 + spot_move)
 
 
 def revalue(
@@ -397,6 +488,7 @@ def revalue(
     underlying: str,
     spot_move: float,
     vol_shift: float,
+    margin_models: Mapping[str, MarginModel] | None = None,
 ) -> Mapping[str, AccountRevaluation]:
     """Every account exposed to `underlying`, fully revalued under one shock, by account."""
     exp = exposure(
@@ -406,8 +498,10 @@ def revalue(
         index_prices=index_prices,
         now_ms=now_ms,
         underlying=underlying,
+        margin_models=margin_models,
     )
     changes = equity_changes(exp, [spot_move], vol_shift)[:, 0]
+    maintenance = maintenance_after(exp, [spot_move], vol_shift)[:, 0]
     lines = [
         line_after(
             line,
@@ -415,8 +509,9 @@ def revalue(
             spot_move=spot_move,
             vol_shift=vol_shift,
             index_price=exp.index_price,
+            maintenance=float(mm),
         )
-        for line, change in zip(exp.lines, changes, strict=True)
+        for line, change, mm in zip(exp.lines, changes, maintenance, strict=True)
     ]
     accounts = dict.fromkeys([*(line.account for line in lines), *exp.missing])
     return {
@@ -438,6 +533,7 @@ def shock_grid(
     now_ms: int,
     spot_moves: Sequence[float] = DEFAULT_SPOT_MOVES,
     vol_shifts: Sequence[float] = DEFAULT_VOL_SHIFTS,
+    margin_models: Mapping[str, MarginModel] | None = None,
 ) -> ShockGrid:
     """Full revaluation of every line over spot moves × vol shifts, per underlying."""
     grids = {}
@@ -449,6 +545,7 @@ def shock_grid(
             index_prices=index_prices,
             now_ms=now_ms,
             underlying=underlying,
+            margin_models=margin_models,
         )
         if exp.lines or exp.missing:
             grids[underlying] = _grid(exp, tuple(spot_moves), tuple(vol_shifts))
@@ -459,6 +556,7 @@ def _grid(
     exp: Exposure, spot_moves: tuple[float, ...], vol_shifts: tuple[float, ...]
 ) -> UnderlyingGrid:
     by_vol = [equity_changes(exp, spot_moves, dv) for dv in vol_shifts]
+    mm_by_vol = [maintenance_after(exp, spot_moves, dv) for dv in vol_shifts]
     lines = tuple(
         GridLine(
             account=line.account,
@@ -472,6 +570,7 @@ def _grid(
                         spot_move=x,
                         vol_shift=dv,
                         index_price=exp.index_price,
+                        maintenance=float(mm_by_vol[j][k, i]),
                     )
                     for j, dv in enumerate(vol_shifts)
                 )

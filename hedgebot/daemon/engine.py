@@ -21,9 +21,13 @@ from typing import Protocol
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.greeks_check import Divergence, DivergenceLevel, GreeksTolerance, compare_deltas
+from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
+from hedgebot.core.stress import LineStress, StressScenario, account_stress
+from hedgebot.core.term_risk import term_risk
 from hedgebot.core.units import amount_unit, futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
@@ -118,6 +122,10 @@ class Engine:
         notify: EventNotifier,
         loop_interval_s: float,
         risk_snapshot_interval_s: float = 60.0,
+        stress: StressScenario | None = None,
+        margin_models: Mapping[str, MarginModel] | None = None,
+        greeks_tolerance: GreeksTolerance | None = None,
+        vega_limits: Mapping[str, float] | None = None,
     ) -> None:
         self.mode = mode
         self.clock = clock
@@ -132,6 +140,15 @@ class Engine:
         self.notify = notify
         self.loop_interval_s = loop_interval_s
         self.risk_snapshot_ms = int(risk_snapshot_interval_s * 1000)
+        self.stress = stress
+        """Scenario each account's MM/equity and top-up are projected under (None: not)."""
+        self.margin_models = margin_models
+        self.greeks_tolerance = greeks_tolerance
+        """Venue-vs-our delta check (None: off): WARN alerts, HOLD holds the underlying."""
+        self._diverging: dict[str, tuple[Divergence, ...]] = {}
+        self.vega_limits = dict(vega_limits or {})
+        """|vega| per expiry, USD per vol point, by underlying: beyond it, one alert per episode."""
+        self._vega_breaches: set[tuple[str, str]] = set()
         self.wake = asyncio.Event()
         self.last_view: TurnView | None = None
         self.last_turn_ms: int | None = None
@@ -156,6 +173,8 @@ class Engine:
         started = time.perf_counter()
         now = self.clock.now_ms()
         report = self._assess(now)
+        self._check_greeks(report)
+        self._check_vega(report)
         accounts = self._account_views()
         self.trading_state = self.gatekeeper.after_turn(report, accounts, now)
         if self._flatten_requested:
@@ -272,6 +291,10 @@ class Engine:
         unknown = report.underlyings.get("?")
         if unknown is not None:
             reason = f"cannot value the book: {', '.join(unknown.missing)}"
+            return self._hold_view(underlying, leg, reason)
+        held = [d for d in self._diverging.get(underlying, ()) if d.level is DivergenceLevel.HOLD]
+        if held:
+            reason = "deltas diverge from the venue's: " + "; ".join(d.describe() for d in held)
             return self._hold_view(underlying, leg, reason)
         if risk is None or quote is None or not risk.complete or price <= 0:
             missing = ", ".join(risk.missing) if risk else "no index price"
@@ -422,11 +445,66 @@ class Engine:
                     band=row.band,
                 )
 
+    def _check_vega(self, report: RiskReport) -> None:
+        """Notify once when an expiry's |vega| first exceeds its underlying's limit."""
+        if not self.vega_limits:
+            return
+        rows = term_risk(
+            report=report,
+            instruments=self.instruments,
+            quotes=self.state.quotes,
+            vega_limits=self.vega_limits,
+        )
+        breached = {(r.underlying, r.expiry): r for r in rows if r.vega_breached}
+        for underlying in {u for u, _ in self._vega_breaches} - {u for u, _ in breached}:
+            self.notify("vega.limit_cleared", {"underlying": underlying})
+        for key, row in breached.items():
+            if key not in self._vega_breaches:
+                self.notify(
+                    "vega.limit_exceeded",
+                    {
+                        "underlying": row.underlying,
+                        "expiry": row.expiry,
+                        "vega_usd_per_vol_point": f"{row.vega:.2f}",
+                        "limit": f"{row.vega_limit:.2f}",
+                    },
+                )
+        self._vega_breaches = set(breached)
+
+    def _check_greeks(self, report: RiskReport) -> None:
+        """Compare our position deltas with the venue's; alert once per episode and underlying."""
+        if self.greeks_tolerance is None:
+            return
+        books = self.account_books()
+        found: dict[str, list[Divergence]] = {}
+        if any(p.venue_delta is not None for b in books for p in b.positions):
+            for d in compare_deltas(books=books, report=report, tolerance=self.greeks_tolerance):
+                found.setdefault(d.underlying, []).append(d)
+        for underlying in set(self._diverging) - set(found):
+            self.notify("greeks.agreed", {"underlying": underlying})
+        for underlying, rows in found.items():
+            if underlying not in self._diverging:
+                self.notify(
+                    "greeks.divergence",
+                    {
+                        "underlying": underlying,
+                        "level": (
+                            DivergenceLevel.HOLD
+                            if any(d.level is DivergenceLevel.HOLD for d in rows)
+                            else DivergenceLevel.WARN
+                        ).value,
+                        "detail": "; ".join(d.describe() for d in rows),
+                    },
+                )
+        self._diverging = {u: tuple(rows) for u, rows in found.items()}
+
     def _account_views(self) -> list[AccountView]:
         views = []
+        stressed = self._stressed()
         for name, snapshot in self.state.accounts.items():
             age = self.state.account_age_s(name)
             for margin in snapshot.margin:
+                line = stressed.get((name, margin.currency))
                 views.append(
                     AccountView(
                         account=name,
@@ -438,9 +516,30 @@ class Engine:
                         available=margin.available,
                         maintenance_ratio=margin.maintenance_ratio,
                         data_age_s=age,
+                        stress_ratio=None if line is None else line.maintenance_ratio,
+                        top_up=None if line is None else line.top_up,
+                        top_up_usd=None if line is None else line.top_up_usd,
+                        stress_scenario="" if line is None else line.scenario.describe(),
                     )
                 )
         return views
+
+    def _stressed(self) -> Mapping[tuple[str, str], LineStress]:
+        if self.stress is None:
+            return {}
+        try:
+            return account_stress(
+                books=self.account_books(),
+                instruments=self.instruments,
+                quotes=self.state.quotes,
+                index_prices=self.index_prices(),
+                now_ms=self.clock.now_ms(),
+                scenario=self.stress,
+                margin_models=self.margin_models,
+            )
+        except ValueError as exc:  # a book that cannot be valued: alert on today's figures
+            log.warning("margin.stress_unavailable", error=str(exc))
+            return {}
 
     def summary(self, *, journal_path: str) -> RunSummary:
         """End-of-run figures per underlying."""

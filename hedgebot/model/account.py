@@ -22,6 +22,11 @@ class Position:
     average_price: float = 0.0
     venue_delta: float | None = None
     """The venue's own coin delta of this position where it reports one (Deribit `delta`)."""
+    size_coin: float | None = None
+    """The venue's second, independent size figure, in coin, where it gives one (Deribit
+    `size_currency`); checked against `amount` by `hedgebot.core.size_check`."""
+    size_field: str = ""
+    """The venue field `size_coin` came from (named in the hold reason)."""
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.amount):

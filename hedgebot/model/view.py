@@ -61,6 +61,12 @@ class AccountView:
     available: float
     maintenance_ratio: float
     data_age_s: float
+    stress_ratio: float | None = None
+    """MM/equity under the configured stress scenario (`hedgebot.core.stress`), if computed."""
+    top_up: float | None = None
+    """Collateral, in `currency`, that restores the stress target ratio; `top_up_usd` in USD."""
+    top_up_usd: float | None = None
+    stress_scenario: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,10 @@ class TurnView:
                     "available": a.available,
                     "maintenance_ratio": a.maintenance_ratio,
                     "data_age_s": a.data_age_s,
+                    "stress_ratio": a.stress_ratio,
+                    "top_up": a.top_up,
+                    "top_up_usd": a.top_up_usd,
+                    "stress_scenario": a.stress_scenario,
                 }
                 for a in self.accounts
             ],

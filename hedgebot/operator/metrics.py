@@ -10,8 +10,8 @@ would collide), start an HTTP server of its own (`hedgebot.operator.http_api` se
 compute anything the engine already knows.
 
 Units: deltas and bands in coin of the underlying; gamma in coin per USD of underlying move;
-vega in USD per vol point as `hedgebot.core.risk` gives it (docs/conventions.md; the gauge's help
-text still says per 1.00); margin amounts in the account's margin currency; times in seconds.
+vega in USD per vol point as `hedgebot.core.risk` gives it (docs/conventions.md); margin amounts
+in the account's margin currency; times in seconds.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ class Metrics:
             "hedgebot_net_gamma_coin_per_usd", "Book gamma: delta change per USD move.", u
         )
         self._vega = self._gauge(
-            "hedgebot_net_vega_usd_per_vol", "Book vega per 1.00 of implied volatility.", u
+            "hedgebot_net_vega_usd_per_vol",
+            "Book vega in USD per vol point (0.01 of implied vol).",
+            u,
         )
 
     def _margin_gauges(self) -> None:
@@ -108,6 +110,19 @@ class Metrics:
         )
         self._equity = self._gauge(
             "hedgebot_margin_equity_ccy", "Account equity in its margin currency.", a
+        )
+        self._stress_ratio = self._gauge(
+            "hedgebot_margin_stress_ratio",
+            "Maintenance margin / equity under the configured stress scenario (margin repriced).",
+            a,
+        )
+        self._top_up = self._gauge(
+            "hedgebot_margin_top_up_ccy",
+            "Collateral, in the margin currency, restoring the stress target ratio.",
+            a,
+        )
+        self._top_up_usd = self._gauge(
+            "hedgebot_margin_top_up_usd", "The same top-up in USD at today's index.", a
         )
 
     def _order_counters(self) -> None:
@@ -180,12 +195,26 @@ class Metrics:
             gauge.set(value)
 
     def record_headroom(
-        self, account: str, *, maintenance_ratio: float, available: float, equity: float
+        self,
+        account: str,
+        *,
+        maintenance_ratio: float,
+        available: float,
+        equity: float,
+        stress_ratio: float | None = None,
+        top_up: float | None = None,
+        top_up_usd: float | None = None,
     ) -> None:
-        """Record the margin of one account."""
+        """Record the margin of one account (and, where projected, under the stress scenario)."""
         self._mm_ratio.labels(account).set(maintenance_ratio)
         self._available.labels(account).set(available)
         self._equity.labels(account).set(equity)
+        if stress_ratio is not None:
+            self._stress_ratio.labels(account).set(stress_ratio)
+        if top_up is not None:
+            self._top_up.labels(account).set(top_up)
+        if top_up_usd is not None:
+            self._top_up_usd.labels(account).set(top_up_usd)
 
     def record_order(self, underlying: str) -> None:
         """Count one hedge order sent."""

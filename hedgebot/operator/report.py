@@ -3,7 +3,14 @@
 Owns `render_risk_report` (fixed-width text from values already computed) and `risk_report_text`
 (computes them from the book and renders). Pure: it must not fetch, log or print; the CLI prints
 the returned string. Deltas in coin of the underlying, vega in USD per vol point, moves in % of the
-underlying's price, margin amounts in each account's margin currency.
+underlying's price, margin amounts in each account's margin currency (top-ups also in USD).
+
+The header names the book reported (`source`: the live account, the paper seed book or the
+simulator). Headroom shows three moves to maintenance margin: from greeks with today's MM, by
+full revaluation with MM repriced at the shocked marks, and the same under the stress scenario's
+vol shock; the STRESS section shows MM/equity under the whole scenario and the collateral top-up
+that restores the target ratio. Lines whose venue margin model hedgebot does not know are marked
+"approx".
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 
+from hedgebot.core.greeks_check import Divergence, compare_deltas
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
+from hedgebot.core.margin_model import MarginModel
+from hedgebot.core.policy import BandRule, PolicyInputs
 from hedgebot.core.risk import AccountBook, RiskReport, UnderlyingRisk, assess
 from hedgebot.core.shocks import (
     DEFAULT_SPOT_MOVES,
@@ -23,6 +33,8 @@ from hedgebot.core.shocks import (
     UnderlyingGrid,
     shock_grid,
 )
+from hedgebot.core.stress import DEFAULT_STRESS, StressScenario
+from hedgebot.core.term_risk import ExpiryRisk, term_risk
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.model.market import Quote
 
@@ -40,6 +52,11 @@ def risk_report_text(
     now_ms: int,
     spot_moves: Sequence[float] = DEFAULT_SPOT_MOVES,
     vol_shifts: Sequence[float] = DEFAULT_VOL_SHIFTS,
+    stress: StressScenario = DEFAULT_STRESS,
+    margin_models: Mapping[str, MarginModel] | None = None,
+    source: str = "",
+    vega_limits: Mapping[str, float] | None = None,
+    bands: Mapping[str, BandRule] | None = None,
 ) -> str:
     """Assess the book, its headroom and its shock grid, and render the report."""
     risk = assess(
@@ -55,6 +72,8 @@ def risk_report_text(
         quotes=quotes,
         index_prices=index_prices,
         now_ms=now_ms,
+        stress=stress,
+        margin_models=margin_models,
     )
     grid = shock_grid(
         books=books,
@@ -64,20 +83,84 @@ def risk_report_text(
         now_ms=now_ms,
         spot_moves=spot_moves,
         vol_shifts=vol_shifts,
+        margin_models=margin_models,
     )
-    return render_risk_report(risk=risk, headroom=headroom, grid=grid)
+    terms = term_risk(report=risk, instruments=instruments, quotes=quotes, vega_limits=vega_limits)
+    checked = sum(1 for b in books for p in b.positions if p.venue_delta is not None)
+    return render_risk_report(
+        risk=risk,
+        headroom=headroom,
+        grid=grid,
+        source=source,
+        stress=stress,
+        terms=terms,
+        divergences=(checked, compare_deltas(books=books, report=risk)),
+        bands=_band_rows(risk, bands or {}),
+    )
+
+
+def _band_rows(risk: RiskReport, bands: Mapping[str, BandRule]) -> list[list[str]]:
+    """Each hedged underlying's band now: half-width in coin and USD, and the move of the
+    underlying that takes a freshly hedged book (net delta at target) to the band's edge,
+    |Γ|·S·x = H (none without gamma)."""
+    rows = []
+    for underlying, rule in bands.items():
+        u = risk.underlyings.get(underlying)
+        if u is None or u.price <= 0:
+            continue
+        inputs = PolicyInputs(
+            underlying=underlying,
+            now_ms=risk.timestamp_ms,
+            net_delta=u.net_delta,
+            gross_delta=u.gross_delta,
+            gamma=u.gamma,
+            price=u.price,
+            hedge_position=0.0,
+            lot=0.0,
+            order_in_flight=False,
+            last_hedge_ms=None,
+        )
+        width = rule.half_width(inputs)
+        move = width / (abs(u.gamma) * u.price) if u.gamma else None
+        rows.append(
+            [
+                underlying,
+                type(rule).__name__,
+                _num(width, 4),
+                _num(width * u.price, 2),
+                _num(u.gross_delta, 4),
+                NONE if move is None else f"±{move * 100:.2f}%",
+            ]
+        )
+    return rows
 
 
 def render_risk_report(
-    *, risk: RiskReport, headroom: Sequence[AccountHeadroom], grid: ShockGrid
+    *,
+    risk: RiskReport,
+    headroom: Sequence[AccountHeadroom],
+    grid: ShockGrid,
+    source: str = "",
+    stress: StressScenario = DEFAULT_STRESS,
+    terms: Sequence[ExpiryRisk] = (),
+    divergences: tuple[int, Sequence[Divergence]] | None = None,
+    bands: Sequence[Sequence[str]] = (),
 ) -> str:
-    """The whole report as fixed-width text, one section after another."""
+    """The whole report as fixed-width text, one section after another.
+
+    `divergences`: how many positions carry the venue's delta, and those out of line.
+    """
     moment = dt.datetime.fromtimestamp(risk.timestamp_ms / 1000, tz=dt.UTC)
+    title = f"hedgebot risk report  {moment:%Y-%m-%d %H:%M:%S} UTC"
     sections = [
-        [f"hedgebot risk report  {moment:%Y-%m-%d %H:%M:%S} UTC"],
+        [title, *([f"book: {source}"] if source else [])],
         _positions(risk),
         _greeks(risk),
+        *([_bands(bands)] if bands else []),
+        *([_terms(terms)] if terms else []),
+        *([_divergences(*divergences)] if divergences is not None and divergences[0] else []),
         _headroom(headroom),
+        _stress(headroom, stress),
         *(_grid(g) for g in grid.underlyings.values()),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
@@ -125,6 +208,53 @@ def _greeks_row(u: UnderlyingRisk) -> list[str]:
     ]
 
 
+def _bands(rows: Sequence[Sequence[str]]) -> list[str]:
+    header = [
+        "underlying",
+        "band",
+        "half-width (coin)",
+        "half-width (USD)",
+        "options gross delta (coin)",
+        "move to the edge",
+    ]
+    title = "HEDGE BANDS (width now; the price move that takes a hedged book to the edge)"
+    return [title, *_table(header, rows, left=(0, 1))]
+
+
+def _divergences(checked: int, found: Sequence[Divergence]) -> list[str]:
+    title = f"GREEKS CHECK (our delta vs the venue's position delta, {checked} positions)"
+    if not found:
+        return [title, "all within tolerance"]
+    return [title, *(f"  {d.describe()}" for d in found)]
+
+
+def _terms(terms: Sequence[ExpiryRisk]) -> list[str]:
+    header = [
+        "underlying",
+        "expiry",
+        "delta (coin)",
+        "vega (USD/vol pt)",
+        "vega limit",
+        "forward",
+        "basis",
+    ]
+    rows = [
+        [
+            t.underlying,
+            t.expiry,
+            _num(t.delta, 4),
+            _num(t.vega, 2),
+            ("-" if t.vega_limit is None else _num(t.vega_limit, 0))
+            + (" OVER" if t.vega_breached else ""),
+            "-" if t.forward is None else _num(t.forward, 2),
+            "-" if t.basis is None else _signed_pct(t.basis),
+        ]
+        for t in terms
+    ]
+    title = "TERM RISK (per expiry; basis = forward / index - 1)"
+    return [title, *_table(header, rows, left=(0, 1))]
+
+
 def _headroom(headroom: Sequence[AccountHeadroom]) -> list[str]:
     header = [
         "account",
@@ -137,10 +267,11 @@ def _headroom(headroom: Sequence[AccountHeadroom]) -> list[str]:
         "MM/equity",
         "up greeks",
         "up reval",
-        "up diff",
+        "up stress",
         "down greeks",
         "down reval",
-        "down diff",
+        "down stress",
+        "model",
     ]
     rows = [
         [
@@ -154,15 +285,59 @@ def _headroom(headroom: Sequence[AccountHeadroom]) -> list[str]:
             _ratio(h.maintenance_ratio),
             _move(h.move_to_mm_up),
             _move(h.revalued_up),
-            _diff(h.up_difference),
+            _move(h.stressed_up),
             _move(h.move_to_mm_down),
             _move(h.revalued_down),
-            _diff(h.down_difference),
+            _move(h.stressed_down),
+            "approx" if h.approximate else "repriced",
         ]
         for h in headroom
     ]
-    title = "MARGIN HEADROOM (move of the underlying to maintenance margin: greeks, revaluation)"
-    return [title, *(_table(header, rows, left=(0, 1, 2)) if rows else ["(no margin reported)"])]
+    title = (
+        "MARGIN HEADROOM (move of the underlying to maintenance margin: greeks with today's MM; "
+        "revaluation with MM repriced at the shocked marks, today's vols; the same under the "
+        "stress vol shock)"
+    )
+    lines = [title, *(_table(header, rows, left=(0, 1, 2, 14)) if rows else ["(no margin)"])]
+    if any(h.approximate for h in headroom):
+        lines.append(
+            "  approx: the venue's margin model is not known to hedgebot; its reported MM is "
+            "only scaled with the price, so these moves are approximate"
+        )
+    return lines
+
+
+def _stress(headroom: Sequence[AccountHeadroom], stress: StressScenario) -> list[str]:
+    header = [
+        "account",
+        "ccy",
+        "underlying",
+        "equity",
+        "MM",
+        "MM/equity",
+        "top-up",
+        "top-up (USD)",
+    ]
+    rows = [
+        [
+            h.account,
+            h.currency,
+            h.underlying or "-",
+            _num(h.stress.equity, 4),
+            _num(h.stress.maintenance_margin, 4),
+            _ratio(h.stress.maintenance_ratio),
+            _num(h.stress.top_up, 4),
+            _num(h.stress.top_up_usd, 2),
+        ]
+        for h in headroom
+        if h.stress is not None
+    ]
+    title = (
+        f"STRESS ({stress.describe()}, times ({stress.vol.reference_days:g}d/T)^"
+        f"{stress.vol.exponent:g} by expiry T): "
+        f"MM/equity after, and the collateral top-up to {stress.target_ratio:.0%}"
+    )
+    return [title, *(_table(header, rows, left=(0, 1, 2)) if rows else ["(no margin)"])]
 
 
 def _grid(grid: UnderlyingGrid) -> list[str]:
@@ -226,10 +401,6 @@ def _ratio(value: float | None) -> str:
 
 def _move(value: float | None) -> str:
     return NONE if value is None else _signed_pct(value)
-
-
-def _diff(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:+.2f}pp"
 
 
 def _signed_pct(value: float) -> str:

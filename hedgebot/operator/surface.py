@@ -15,11 +15,18 @@ from collections.abc import Callable, Mapping
 import structlog
 
 from hedgebot.config import Settings
-from hedgebot.core.margin_alerts import MarginAlertState, MarginThresholds, margin_alert, step
+from hedgebot.core.margin_alerts import (
+    MarginAlertState,
+    MarginThresholds,
+    TopUp,
+    alert_ratio,
+    margin_alert,
+    step,
+)
 from hedgebot.daemon.state import BookState
 from hedgebot.model.alerts import Alert, Severity
 from hedgebot.model.instruments import InstrumentKey
-from hedgebot.model.view import TurnView
+from hedgebot.model.view import AccountView, TurnView
 from hedgebot.operator import sd_notify
 from hedgebot.operator.alerts import AlertDispatcher
 from hedgebot.operator.http_api import HealthReport, ReadinessReport
@@ -51,6 +58,16 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
         "Another hedger trades this instrument",
     ),
     "trading.restored": ("trading.state", Severity.WARNING, "Halts restored from the journal"),
+    "vega.limit_exceeded": (
+        "vega.limit.{underlying}",
+        Severity.WARNING,
+        "Vega of an expiry beyond its limit",
+    ),
+    "greeks.divergence": (
+        "greeks.divergence.{underlying}",
+        Severity.WARNING,
+        "Our deltas disagree with the venue's",
+    ),
 }
 """Engine event -> (alert key, severity, title) of the alerts events open (or just report)."""
 
@@ -63,6 +80,8 @@ _RESOLVING_EVENTS: Mapping[str, tuple[str, str]] = {
     ),
     "market.bad_data_cleared": ("feed.bad_data.{source}", "Market data sane"),
     "risk.valued": ("risk.unvalued.{underlying}", "Book valued again"),
+    "greeks.agreed": ("greeks.divergence.{underlying}", "Our deltas agree with the venue's again"),
+    "vega.limit_cleared": ("vega.limit.{underlying}", "Vega back within its limit"),
 }
 """Engine event -> (alert key, title) of the RESOLVED it sends when that key is open."""
 
@@ -265,10 +284,13 @@ class OperatorSurface:
                 maintenance_ratio=account.maintenance_ratio,
                 available=account.available,
                 equity=account.equity,
+                stress_ratio=account.stress_ratio,
+                top_up=account.top_up,
+                top_up_usd=account.top_up_usd,
             )
             metrics.record_data_age(f"{account.account}.account", account.data_age_s)
             self._staleness(f"{account.account}.account", account.data_age_s)
-            self._margin_step(line, account.maintenance_ratio)
+            self._margin_step(line, account)
         for venue, health in self._state.feeds.items():
             seen = self._reconnects.get(venue, 0)
             for _ in range(health.reconnects - seen):
@@ -302,13 +324,24 @@ class OperatorSurface:
             record(underlying)
         self._counts[underlying, what] = total
 
-    def _margin_step(self, line: str, ratio: float) -> None:
+    def _margin_step(self, line: str, account: AccountView) -> None:
+        """Alert levels on the worse of today's and the stressed MM/equity, with the top-up."""
         state = self._margin.get(line) or MarginAlertState(
             account=line, thresholds=self._thresholds
         )
+        ratio = alert_ratio(account.maintenance_ratio, account.stress_ratio)
         self._margin[line], transitions = step(state, ratio)
+        top_up = None
+        if account.top_up is not None and account.top_up_usd is not None:
+            top_up = TopUp(
+                amount=account.top_up,
+                currency=account.currency,
+                usd=account.top_up_usd,
+                scenario=account.stress_scenario,
+                target_ratio=self._settings.margin.stress_target_ratio,
+            )
         for transition in transitions:
-            self.alerts.submit(margin_alert(transition))
+            self.alerts.submit(margin_alert(transition, top_up))
 
     def _staleness(self, source: str, age_s: float) -> None:
         limit = self._settings.alerts.stale_alert_after_s

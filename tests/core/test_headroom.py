@@ -10,15 +10,16 @@ from hypothesis import strategies as st
 
 from hedgebot.core.greeks import black76
 from hedgebot.core.headroom import (
-    BISECT_TOLERANCE,
     AccountHeadroom,
     account_headroom,
     breaches_floor,
     greeks_moves,
     projected_initial_margin,
 )
+from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.risk import AccountBook, assess
 from hedgebot.core.shocks import MarginLine
+from hedgebot.core.stress import BISECT_TOLERANCE
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import (
     Instrument,
@@ -100,10 +101,20 @@ def book(
     )
 
 
-def headroom(*books: AccountBook) -> tuple[AccountHeadroom, ...]:
-    """Headroom of the books against the shared instruments and quotes."""
+def headroom(*books: AccountBook, reported: bool = False) -> tuple[AccountHeadroom, ...]:
+    """Headroom of the books against the shared instruments and quotes.
+
+    `reported`: margin projected by the REPORTED model (the venue's MM scaled with the price,
+    the assumption the greeks-based move makes), so greeks and revaluation compare like for like.
+    """
+    models = {b.account: MarginModel.REPORTED for b in books} if reported else None
     return account_headroom(
-        books=books, instruments=INSTRUMENTS, quotes=QUOTES, index_prices={"BTC": S}, now_ms=NOW
+        books=books,
+        instruments=INSTRUMENTS,
+        quotes=QUOTES,
+        index_prices={"BTC": S},
+        now_ms=NOW,
+        margin_models=models,
     )
 
 
@@ -114,10 +125,15 @@ def only(rows: tuple[AccountHeadroom, ...]) -> AccountHeadroom:
 
 
 def test_usd_neutral_coin_account_reaches_mm_on_the_exact_up_move() -> None:
-    """10 BTC short 600,000 USD of perp: coin equity 10/(1+x) meets MM 9 at x = 1/9 exactly."""
+    """10 BTC short 600,000 USD of perp: coin equity 10/(1+x) meets a fixed MM 9 at x = 1/9.
+
+    Repriced, the perp's coin MM c/(1+x) (c = 1.3 % of 600,000/S, Deribit's 1 % + 0.5 % per USD
+    1M) shrinks as the price rises: 10/(1+x) = 9 + c·(1/(1+x) − 1) gives x = 1/(9 − c), later.
+    """
     row = only(headroom(book([(PERP.key, -600_000.0)], [margin("BTC", 10.0, 9.0, 9.5)])))
     assert row.move_to_mm_up == pytest.approx(1.0 / 9.0, rel=1e-12)
-    assert row.revalued_up == pytest.approx(1.0 / 9.0, abs=2 * BISECT_TOLERANCE)
+    c = 0.013 * 600_000.0 / S
+    assert row.revalued_up == pytest.approx(1.0 / (9.0 - c), abs=2 * BISECT_TOLERANCE)
     assert row.move_to_mm_down is None
     assert row.revalued_down is None
     assert row.maintenance_ratio == pytest.approx(0.9)
@@ -134,7 +150,7 @@ def test_usd_neutral_coin_account_with_low_margin_never_reaches_mm() -> None:
 def test_long_linear_perp_reaches_mm_on_the_hand_computed_down_move() -> None:
     """1 BTC long in a 10,000 USDT account with MM 1,000·(1+x) meets MM at x = −9000/59000."""
     usdt = margin("USDT", 10_000.0, 1_000.0)
-    row = only(headroom(book([(LINEAR_PERP.key, 1.0)], [usdt], collateral={})))
+    row = only(headroom(book([(LINEAR_PERP.key, 1.0)], [usdt], collateral={}), reported=True))
     expected = -9_000.0 / 59_000.0
     assert row.currency == "USDT"
     assert row.move_to_mm_down == pytest.approx(expected, rel=1e-12)
@@ -159,8 +175,9 @@ def hedged_straddle(mm: float) -> AccountBook:
 
 @pytest.mark.parametrize("mm", [4.95, 4.9, 4.8, 4.7])
 def test_short_straddle_greeks_move_agrees_with_revaluation_for_small_moves(mm: float) -> None:
-    """For moves to MM within 5 %, delta-gamma and full revaluation agree within 1 % of the move."""
-    row = only(headroom(hedged_straddle(mm)))
+    """For moves to MM within 5 %, delta-gamma and full revaluation agree within 1 % of the move
+    (under the same margin assumption: the venue's MM scaled with the price)."""
+    row = only(headroom(hedged_straddle(mm), reported=True))
     assert row.move_to_mm_up is not None
     assert row.revalued_up is not None
     assert 0.0 < row.revalued_up < 0.06
@@ -170,7 +187,7 @@ def test_short_straddle_greeks_move_agrees_with_revaluation_for_small_moves(mm: 
 
 def test_short_straddle_greeks_understate_the_large_up_move_of_a_coin_account() -> None:
     """Far out, a coin call's loss saturates, so revaluation finds more headroom than gamma does."""
-    row = only(headroom(hedged_straddle(3.0)))
+    row = only(headroom(hedged_straddle(3.0), reported=True))
     assert row.move_to_mm_up is not None
     assert row.revalued_up is not None
     assert row.revalued_up > row.move_to_mm_up > 0.1

@@ -153,3 +153,22 @@ def test_any_path_alerts_only_on_real_level_changes(
             if eased and last is not None and RANK[last.level] > RANK[last.previous]:
                 assert last.ratio - t.ratio > thresholds.gap
             last = t
+
+
+def test_alerts_use_the_worse_of_now_and_stress_and_state_the_top_up() -> None:
+    """Today 30 % but 80 % under stress is critical; the alert says how much collateral to add."""
+    from hedgebot.core.margin_alerts import TopUp, alert_ratio
+
+    assert alert_ratio(0.3, 0.8) == 0.8
+    assert alert_ratio(0.9, 0.8) == 0.9
+    assert alert_ratio(0.3, None) == 0.3
+    assert alert_ratio(0.3, float("nan")) == 0.3
+    state, [transition] = step(MarginAlertState(account="main/BTC"), alert_ratio(0.3, 0.8))
+    assert state.level is MarginLevel.CRITICAL
+    top_up = TopUp(
+        amount=1.25, currency="BTC", usd=75_000.0, scenario="-15% spot", target_ratio=0.5
+    )
+    alert = margin_alert(transition, top_up)
+    assert alert.fields["top_up"] == "1.250000 BTC"
+    assert alert.fields["top_up_usd"] == "75000.00"
+    assert "Add 1.2500 BTC (USD 75,000) to hold MM/equity at 50% under -15% spot." in alert.body

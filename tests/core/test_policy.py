@@ -158,7 +158,7 @@ def test_percent_band_scales_with_gross_delta_within_bounds() -> None:
     assert band.half_width(_inputs(0, gross_delta=1)) == 1
 
 
-def test_whalley_wilmott_band_tightens_with_gamma() -> None:
+def test_whalley_wilmott_band_widens_with_gamma() -> None:
     """More gamma gives a wider Whalley–Wilmott band (H ∝ Γ^(2/3)), within its bounds."""
     band = WhalleyWilmottBand(risk_aversion=1e-4, cost=5e-4, minimum=0.01, maximum=100)
     low = band.half_width(_inputs(0, gamma=1e-5))

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hedgebot.core.greeks import black76
+from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.risk import AccountBook, assess
 from hedgebot.core.shocks import (
     DEFAULT_SPOT_MOVES,
@@ -93,11 +94,18 @@ def book_of(
 
 
 def shocked(
-    book: Book, x: float, dv: float = 0.0, *, index: float = S, now: int = NOW
+    book: Book,
+    x: float,
+    dv: float = 0.0,
+    *,
+    index: float = S,
+    now: int = NOW,
+    model: MarginModel = MarginModel.DERIBIT_STANDARD,
 ) -> dict[str, LineRevaluation]:
     """Every line of every account under one shock, by 'account/currency'."""
     books, instruments, quotes = book
     result = revalue(
+        margin_models={b.account: model for b in books},
         books=books,
         instruments=instruments,
         quotes=quotes,
@@ -132,8 +140,33 @@ def test_usd_neutral_coin_account_keeps_its_usd_equity(x: float) -> None:
     assert line.shocked_equity == pytest.approx(10.0 / (1.0 + x), rel=1e-12)
 
 
-def test_coin_maintenance_margin_stays_in_coin_and_linear_scales_with_price() -> None:
-    """Shocked MM is constant in coin for coin accounts and grows with price for USD accounts."""
+def test_reported_model_keeps_coin_mm_in_coin_and_scales_linear_mm_with_price() -> None:
+    """REPORTED: shocked MM is constant in coin for coin accounts, grows with price for USD ones."""
+    usd = MarginState(
+        currency="USDT", equity=20_000.0, initial_margin=1_000.0, maintenance_margin=500.0
+    )
+    books, instruments, quotes = neutral_book()
+    linear, linear_instruments, linear_quotes = book_of(
+        "binance", [(LINEAR_PERP, 2.0, quote(LINEAR_PERP, S))], margin=[usd]
+    )
+    lines = shocked(
+        (books + linear, instruments | linear_instruments, quotes | linear_quotes),
+        0.1,
+        model=MarginModel.REPORTED,
+    )
+    coin, dollars = lines["deribit/BTC"], lines["binance/USDT"]
+    assert coin.approximate
+    assert coin.maintenance_margin == 0.2
+    assert coin.maintenance_ratio == pytest.approx(0.2 / (10.0 / 1.1))
+    assert dollars.change == pytest.approx(2.0 * S * 0.1)
+    assert dollars.change_usd == dollars.change
+    assert dollars.maintenance_margin == pytest.approx(550.0)
+    assert dollars.maintenance_ratio == pytest.approx(550.0 / 32_000.0)
+
+
+def test_standard_model_reprices_the_perp_and_linear_mm_with_the_notional() -> None:
+    """DERIBIT_STANDARD: venue MM plus the modelled change. The inverse perp's coin notional
+    600,000/F shrinks by 1/1.1 at +10 %; the linear perp's USD notional grows by 1.1."""
     usd = MarginState(
         currency="USDT", equity=20_000.0, initial_margin=1_000.0, maintenance_margin=500.0
     )
@@ -143,12 +176,12 @@ def test_coin_maintenance_margin_stays_in_coin_and_linear_scales_with_price() ->
     )
     lines = shocked((books + linear, instruments | linear_instruments, quotes | linear_quotes), 0.1)
     coin, dollars = lines["deribit/BTC"], lines["binance/USDT"]
-    assert coin.maintenance_margin == 0.2
-    assert coin.maintenance_ratio == pytest.approx(0.2 / (10.0 / 1.1))
-    assert dollars.change == pytest.approx(2.0 * S * 0.1)
-    assert dollars.change_usd == dollars.change
-    assert dollars.maintenance_margin == pytest.approx(550.0)
-    assert dollars.maintenance_ratio == pytest.approx(550.0 / 32_000.0)
+    perp_mm = 600_000.0 / S * (0.01 + 0.005 * 0.6)
+    assert not coin.approximate
+    assert coin.maintenance_margin == pytest.approx(0.2 + perp_mm * (1 / 1.1 - 1), rel=1e-12)
+    linear_now = 2.0 * S * (0.01 + 0.005 * 2.0 * S / 1e6)
+    linear_after = 2.0 * S * 1.1 * (0.01 + 0.005 * 2.0 * S * 1.1 / 1e6)
+    assert dollars.maintenance_margin == pytest.approx(500.0 + linear_after - linear_now)
 
 
 def test_inverse_future_pays_face_times_inverse_price_difference() -> None:
@@ -384,13 +417,14 @@ def test_uncounted_collateral_delta_is_the_coin_equity_sensitivity(
     assert coin == pytest.approx(net_delta(book), abs=1e-7 * (1.0 + gross))
 
 
-def test_linear_future_delta_carries_the_basis_risk_ignores() -> None:
-    """A linear contract above the index moves USD equity by amount·F/S coin per unit index move."""
+def test_linear_future_delta_is_scaled_from_its_forward_to_the_index() -> None:
+    """A linear contract above the index moves USD equity by amount·F/S coin per unit index move;
+    risk counts exactly that (what a perpetual hedge, tracking the index, must offset)."""
     forward = S * 1.03
     book = book_of("binance", [(LINEAR_PERP, 2.0, quote(LINEAR_PERP, forward))])
     revalued, _ = finite_difference_delta(book)
     assert revalued == pytest.approx(2.0 * forward / S, rel=1e-9)
-    assert net_delta(book) == 2.0  # risk counts coin of the contract's own forward
+    assert net_delta(book) == pytest.approx(revalued, rel=1e-9)
 
 
 def chain_book() -> tuple[Book, float, int]:
@@ -441,3 +475,17 @@ def test_real_chain_revaluation_delta_matches_risk_net_delta() -> None:
     book, index, now = chain_book()
     revalued, _ = finite_difference_delta(book, index=index, now=now, step=1e-6)
     assert revalued == pytest.approx(net_delta(book, index=index, now=now), rel=1e-8)
+
+
+def test_linear_option_delta_is_scaled_from_its_forward_to_the_index() -> None:
+    """A USDC option on a forward 4.7 % above the index (the 323-day basis of 2026-02-05): risk's
+    delta matches the revaluation's index delta; unscaled it would be 4.7 % short."""
+    put = option(55_000.0, OptionType.PUT, coin=False)
+    usdc = MarginState(currency="USDC", equity=50_000.0, initial_margin=0.0, maintenance_margin=0.0)
+    forward = S * 1.047
+    book = book_of("okx", [(put, -2.0, quote(put, forward, 0.5))], margin=[usdc])
+    revalued, _ = finite_difference_delta(book)
+    assert net_delta(book) == pytest.approx(revalued, rel=1e-6)
+    tau = years_between(NOW, put.expiry_ms or NOW)
+    unscaled = -2.0 * float(black76(forward, 55_000.0, tau, 0.5, False).delta)
+    assert revalued == pytest.approx(unscaled * 1.047, rel=1e-6)

@@ -67,6 +67,19 @@ SHOCK = Position(account="main", key=InstrumentKey("sim", "BTC-26JUN26"), amount
 """+300,000 USD face of the BTC future the book already holds: about +5 BTC of delta."""
 UNKNOWN = Position(account="main", key=InstrumentKey("sim", "BTC-27MAR26-90000-C"), amount=-80.0)
 """A short option the daemon was never told about (opened on the venue by hand)."""
+MISREAD = Position(
+    account="main",
+    key=InstrumentKey("sim", "BTC-26JUN26"),
+    amount=50_000.0,
+    size_coin=50_000.0,
+    size_field="size_currency",
+)
+DIVERGENT = Position(
+    account="main", key=InstrumentKey("sim", "BTC-26JUN26"), amount=50_000.0, venue_delta=5.0
+)
+"""A future the venue says carries 5 BTC of delta; 50,000 USD face is about 0.8 BTC to us."""
+"""A future whose two size figures disagree: 50,000 USD face is about 0.8 BTC, but the venue's
+second figure says 50,000 BTC (one of them is read in the wrong unit; core.size_check)."""
 
 
 # --- what goes wrong, and when ------------------------------------------------------------------
@@ -145,6 +158,16 @@ SCENARIOS: dict[str, BadData] = {
     ),
     "position in an instrument the daemon does not know": BadData(
         positions=(UNKNOWN,),
+        logged_as=frozenset({"risk.unvalued"}),
+        events=frozenset({"risk.unvalued"}),
+    ),
+    "position whose venue delta is far from ours": BadData(
+        positions=(DIVERGENT,),
+        logged_as=frozenset({"greeks.divergence"}),
+        events=frozenset({"greeks.divergence"}),
+    ),
+    "position whose size disagrees with size_currency": BadData(
+        positions=(MISREAD,),
         logged_as=frozenset({"risk.unvalued"}),
         events=frozenset({"risk.unvalued"}),
     ),
@@ -674,3 +697,35 @@ def test_filter_passes_feed_status_through() -> None:
     sink, state, _ = _filtered()
     sink.on_feed_status("v", connected=True, reason="streaming")
     assert state.feeds["v"].connected
+
+
+def test_a_size_mismatch_holds_with_a_reason_naming_the_field(runs: Runs) -> None:
+    """The hold event (what the alert carries) names the venue field that disagreed."""
+    run = runs["position whose size disagrees with size_currency"]
+    reasons = [
+        str(detail.get("reason", ""))
+        for t, kind, detail in run.events
+        if kind == "risk.unvalued" and BAD_FROM_S <= t < GOOD_FROM_S
+    ]
+    assert reasons
+    assert all("size_currency" in reason for reason in reasons), reasons
+    assert "50,000 coin" in reasons[0]
+
+
+def test_a_greeks_divergence_holds_and_alerts_with_both_deltas(runs: Runs) -> None:
+    """Past the hold tolerance the underlying holds; the alert event carries both figures."""
+    run = runs["position whose venue delta is far from ours"]
+    details = [
+        detail
+        for t, kind, detail in run.events
+        if kind == "greeks.divergence" and BAD_FROM_S <= t < GOOD_FROM_S
+    ]
+    assert details
+    assert details[0]["level"] == "hold"
+    assert "venue says 5.0000" in str(details[0]["detail"])
+    holds = [
+        str(detail.get("reason", ""))
+        for t, kind, detail in run.events
+        if kind == "risk.unvalued" and BAD_FROM_S <= t < GOOD_FROM_S
+    ]
+    assert any("diverge from the venue's" in reason for reason in holds), holds

@@ -269,7 +269,9 @@ def exported_metric_names() -> set[str]:
     """Every sample name a Metrics instance exports once each record method has been called."""
     metrics = Metrics(process_collectors=False)
     metrics.record_underlying("BTC", net_delta=0, target=0, band=0, price=0, gamma=0, vega=0)
-    metrics.record_headroom("a", maintenance_ratio=0, available=0, equity=0)
+    metrics.record_headroom(
+        "a", maintenance_ratio=0, available=0, equity=0, stress_ratio=0, top_up=0, top_up_usd=0
+    )
     metrics.record_order("BTC")
     metrics.record_fill("BTC", fee_usd=1.0)
     metrics.record_fill("BTC", fee_usd=-1.0)

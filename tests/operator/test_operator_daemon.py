@@ -87,6 +87,19 @@ async def test_daemon_notifies_systemd_serves_metrics_obeys_control_and_stops_on
                 ratios = families["hedgebot_margin_maintenance_ratio"].samples
                 assert ratios
                 assert all(0 <= s.value < 1 for s in ratios)
+                stressed = families["hedgebot_margin_stress_ratio"].samples
+                assert {s.labels["account"] for s in stressed} == {
+                    s.labels["account"] for s in ratios
+                }
+                by_line = {s.labels["account"]: s.value for s in ratios}
+                # the default book is short options: the stress raises MM/equity
+                assert any(s.value > by_line[s.labels["account"]] for s in stressed)
+                assert families["hedgebot_margin_top_up_usd"].samples
+                async with http.get(f"{base}/status") as response:
+                    accounts = (await response.json())["accounts"]
+                assert all(a["stress_ratio"] is not None for a in accounts)
+                assert all(a["top_up_usd"] >= 0 for a in accounts)
+                assert {a["stress_scenario"] for a in accounts} == {"-15% spot, +25 vol pt at 30d"}
                 async with http.post(f"{base}/control/halt") as response:
                     assert response.status == 401
                 headers = {"Authorization": f"Bearer {token}"}

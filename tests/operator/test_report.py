@@ -8,6 +8,7 @@ import re
 from hedgebot.core.headroom import account_headroom
 from hedgebot.core.risk import AccountBook, assess
 from hedgebot.core.shocks import DEFAULT_SPOT_MOVES, shock_grid
+from hedgebot.core.term_risk import term_risk
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import (
     Instrument,
@@ -130,9 +131,12 @@ def test_report_shows_headroom_from_greeks_and_revaluation() -> None:
     assert "90.0%" in coin
     linear = next(line for line in lines if line.startswith("binance"))
     assert "10.0%" in linear
-    assert linear.count("-15.25%") == 2  # −9000/59000 from greeks and from revaluation
+    # −9000/59000 from greeks (MM 1,000 scaled with the price); the linear perp's repriced MM
+    # (1 % + 0.5 % per USD 1M of notional) falls with the price, so revaluation finds −15.16 %
+    assert "-15.25%" in linear
+    assert linear.count("-15.16%") == 2  # no options: the stress vol shock changes nothing
     assert "none" in linear  # a long never reaches MM going up
-    assert "+0.00pp" in linear or "-0.00pp" in linear
+    assert linear.endswith("repriced")
 
 
 def test_shock_grid_has_a_row_per_spot_move_and_a_column_per_vol_shift() -> None:
@@ -177,6 +181,13 @@ def test_render_takes_the_computed_pieces() -> None:
         ),
         grid=shock_grid(
             books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+        ),
+        terms=term_risk(
+            report=assess(
+                books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            ),
+            instruments=INSTRUMENTS,
+            quotes=QUOTES,
         ),
     )
     assert rendered == report()

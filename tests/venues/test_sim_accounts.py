@@ -169,7 +169,10 @@ def _fees(fills: Sequence[Fill]) -> float:
 
 
 async def test_order_breaching_margin_is_refused_unless_it_reduces_risk() -> None:
-    """An order whose projected IM exceeds equity is refused; one that reduces risk is not."""
+    """An order whose projected IM exceeds equity is refused; one that reduces risk is not.
+
+    The account sits between maintenance and initial margin (short an ITM call marked about
+    0.114 BTC: MM 0.189, IM 0.264 against equity 0.216), so it is not liquidated."""
     settings = MarketSettings(seed=3)
     clock = SimulatedClock(settings.start_ms)
     symbol = "BTC-27MAR26-60000-C"
@@ -177,12 +180,12 @@ async def test_order_breaching_margin_is_refused_unless_it_reduces_risk() -> Non
         venue="sim",
         clock=clock,
         market=settings,
-        accounts={"acc": AccountSeed(collateral={"BTC": 0.05}, positions=[(symbol, -1.0, 0.1)])},
+        accounts={"acc": AccountSeed(collateral={"BTC": 0.33}, positions=[(symbol, -1.0, 0.1)])},
         symbols=(symbol, "BTC-PERPETUAL"),
     )
     broker = exchange.broker("acc")
     state = _margin(await broker.snapshot(), "BTC")
-    assert state.initial_margin > state.equity
+    assert state.maintenance_margin < state.equity < state.initial_margin
     key = InstrumentKey("sim", symbol)
     quote = exchange.quote(symbol)
     with pytest.raises(OrderRejected, match="insufficient margin"):
@@ -223,3 +226,28 @@ async def test_options_and_futures_settle_at_expiry() -> None:
     assert late.reason == "instrument expired"
     with pytest.raises(OrderRejected, match="expired"):
         await broker.submit(_order("after", InstrumentKey("sim", future), Side.BUY, 10, 60_000))
+
+
+async def test_account_below_maintenance_margin_is_liquidated() -> None:
+    """Short an ITM call (mark about 0.114 BTC, MM 0.189) on 0.25 BTC: equity 0.136 is below
+    MM, so the next clock step closes the position at its mark and records the liquidation."""
+    settings = MarketSettings(seed=3)
+    clock = SimulatedClock(settings.start_ms)
+    symbol = "BTC-27MAR26-60000-C"
+    exchange = SimulatedExchange(
+        venue="sim",
+        clock=clock,
+        market=settings,
+        accounts={"acc": AccountSeed(collateral={"BTC": 0.25}, positions=[(symbol, -1.0, 0.1)])},
+        symbols=(symbol,),
+    )
+    broker = exchange.broker("acc")
+    before = _margin(await broker.snapshot(), "BTC")
+    assert before.maintenance_margin >= before.equity
+    clock.advance(1)
+    after = await broker.snapshot()
+    assert after.positions == ()
+    [liquidation] = exchange.ledger.liquidations
+    assert liquidation.closed == (InstrumentKey("sim", symbol),)
+    assert liquidation.maintenance_margin >= liquidation.equity
+    assert _margin(after, "BTC").equity == pytest.approx(before.equity, rel=1e-3)

@@ -9,6 +9,9 @@ Owns the sign and unit rules of docs/venues.md for each venue:
 * Bybit: ``info['size']`` is unsigned, ``info['side']`` is Buy or Sell.
 * OKX: ``info['pos']`` is signed in net mode; ``info['posSide']`` long/short otherwise.
 
+Where the venue gives a second size figure in another unit (Deribit ``size_currency``), it is kept
+as `Position.size_coin` for `hedgebot.core.size_check`.
+
 The sign always comes from the venue's raw fields and is checked against ccxt's ``side``; the two
 are never multiplied together (Deribit's ccxt ``contracts`` is already signed). Linear contracts'
 coin delta is their coin amount; inverse USD face divides by the position's mark price.
@@ -44,13 +47,32 @@ def position_from_ccxt(
             f"{market.instrument.symbol}: size {signed_venue_size} gives amount {amount} and "
             f"coin delta {venue_delta}"
         )
+    size_coin, size_field = _second_size(info, market, exchange_id)
     return Position(
         account=account,
         key=market.instrument.key,
         amount=amount,
         average_price=_number(position.get("entryPrice")) or 0.0,
         venue_delta=venue_delta,
+        size_coin=size_coin,
+        size_field=size_field,
     )
+
+
+def _second_size(
+    info: Mapping[str, Any], market: VenueMarket, exchange_id: str
+) -> tuple[float | None, str]:
+    """The venue's second size figure in coin, independent of the one `amount` came from.
+
+    Deribit reports `size_currency` (coin) for perpetuals and futures beside `size` (USD face
+    for inverse ones; for linear USDC ones the documentation is ambiguous, which this check
+    settles). `hedgebot.core.size_check` compares them.
+    """
+    if exchange_id == "deribit" and market.instrument.kind is not Kind.OPTION:
+        coin = _number(info.get("size_currency"))
+        if coin is not None:
+            return coin, "size_currency"
+    return None, ""
 
 
 def _signed_venue_size(

@@ -3,7 +3,8 @@
 Owns `AccountSeed` (an account's starting collateral and positions) and `AccountBook`: the
 collateral of each account by currency, its holdings by instrument, how trades, funding and
 expiry change them (through `hedgebot.venues.sim.accounting`), and what its margin is now or would
-be after some trades (through `hedgebot.venues.sim.margin`). Holdings without a mark are left out of
+be after some trades (through `hedgebot.venues.sim.margin`); `liquidate` closes a currency's
+positions at their marks. Holdings without a mark are left out of
 equity and margin. It must not know about orders or books.
 """
 
@@ -104,6 +105,19 @@ class AccountBook:
         """Add `amount` (negative: take it) to an account's collateral in `currency`."""
         balances = self._cash[account]
         balances[currency] = balances.get(currency, 0.0) + amount
+
+    def liquidate(self, account: str, currency: str) -> list[Instrument]:
+        """Close every marked position settled in `currency` at its mark (a liquidation)."""
+        closed = []
+        for key, holding in list(self._holdings[account].items()):
+            instrument = self.instrument(key)
+            quote = self._marks(instrument)
+            if holding.amount == 0 or quote is None or settlement_currency(instrument) != currency:
+                continue
+            self.apply_trade(account, instrument, -holding.amount, quote.mark_price, 0.0)
+            self._holdings[account].pop(key, None)
+            closed.append(instrument)
+        return closed
 
     def close(self, account: str, key: InstrumentKey) -> Holding:
         """Remove a position (it expired) and return what it was."""

@@ -4,8 +4,9 @@ Owns the composition and the time loop. On every clock advance it replays, in ti
 happened since the previous one: orders going live after their latency (matched as takers),
 resting orders crossed by the market at any grid step in between (filled as makers), funding
 every `funding_interval_hours` (epoch-aligned, 00/08/16 UTC by default) and expiries (settled at
-spot). Then it pushes the new quotes and index prices of streamed instruments, order and fill
-events, and account snapshots, synchronously, to the registered sinks.
+spot); then it liquidates accounts whose maintenance margin has reached equity at the new marks
+(`Ledger.liquidate_due`). Then it pushes the new quotes and index prices of streamed instruments,
+order and fill events, and account snapshots, synchronously, to the registered sinks.
 
 `SimulatedExchange` is a `hedgebot.venues.ports.MarketFeed`; `broker(account)` gives
 `hedgebot.venues.ports.Broker`s. `quote`, `index`, `book` and `ledger` are synchronous accessors for
@@ -152,6 +153,7 @@ class SimulatedExchange:
             cursor = event_ms
         self.market.seek(self.market.step_at(now_ms))
         self.market.forget_before(self.market.step)
+        self.ledger.liquidate_due(now_ms)
         self._processed_ms = now_ms
         self._publish(now_ms)
 

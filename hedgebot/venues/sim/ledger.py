@@ -10,7 +10,11 @@ quotes). Balances and positions live in its `AccountBook` (`ledger.accounts`).
 * `activate_due` makes orders live `latency_ms` after submission and matches them as takers: they
   walk the book up to their limit, one fill per level, and any rest rests at the limit;
 * `match_resting` fills resting orders as makers, at their limit, when a book crosses them;
-* `apply_funding` and `expire` move cash for perpetual funding and expiry settlement.
+* `apply_funding` and `expire` move cash for perpetual funding and expiry settlement;
+* `liquidate_due` liquidates, as Deribit does once maintenance margin reaches equity: every open
+  order of the account is cancelled and every position settled in that currency is closed at its
+  mark (Deribit liquidates incrementally and charges a fee; the simulator closes all at once, with
+  no fee). Each liquidation is kept in `liquidations`.
 
 Liquidity: books of one instrument with the same timestamp are one snapshot, and what an order
 takes from it is gone for the next order matched against that snapshot; a newer book is fresh
@@ -44,6 +48,7 @@ from hedgebot.venues.sim.accounts import (
 from hedgebot.venues.sim.book import OrderBook, takeable
 from hedgebot.venues.sim.catalog import settlement_currency
 from hedgebot.venues.sim.fees import trade_fee
+from hedgebot.venues.sim.margin import in_liquidation
 from hedgebot.venues.sim.ordercheck import order_problem
 from hedgebot.venues.sim.settings import FeeSettings, MarginSettings
 
@@ -60,6 +65,18 @@ class LedgerEvent:
     account: str
     order: OrderUpdate | None = None
     fill: Fill | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Liquidation:
+    """One account's positions in one currency closed because MM reached equity."""
+
+    account: str
+    currency: str
+    timestamp_ms: int
+    equity: float
+    maintenance_margin: float
+    closed: tuple[InstrumentKey, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +143,8 @@ class Ledger:
         self._fills: list[Fill] = []
         self._fill_times: list[int] = []
         self._events: list[LedgerEvent] = []
+        self.liquidations: list[Liquidation] = []
+        """Every liquidation so far, oldest first."""
 
     # --- order entry --------------------------------------------------------------------------
 
@@ -253,6 +272,29 @@ class Ledger:
                 account, currency, expiry_cash(instrument, holding, settlement_price)
             )
             self._events.append(LedgerEvent(account=account))
+
+    def liquidate_due(self, now_ms: int) -> list[Liquidation]:
+        """Liquidate every account currency whose maintenance margin has reached its equity."""
+        done = []
+        for account in self.accounts.names:
+            for state in self.accounts.margin(account):
+                if not in_liquidation(state):
+                    continue
+                for record in self._open_records(account):
+                    self._finish(record, OrderStatus.CANCELLED, "liquidation", now_ms)
+                closed = self.accounts.liquidate(account, state.currency)
+                liquidation = Liquidation(
+                    account=account,
+                    currency=state.currency,
+                    timestamp_ms=now_ms,
+                    equity=state.equity,
+                    maintenance_margin=state.maintenance_margin,
+                    closed=tuple(i.key for i in closed),
+                )
+                self.liquidations.append(liquidation)
+                done.append(liquidation)
+                self._events.append(LedgerEvent(account=account))
+        return done
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Margin model of the simulated and paper venues: Deribit-like standard (not portfolio) margin.
 
-Per settlement currency of an account (coin for inverse contracts, e.g. USDC for linear ones):
+Per settlement currency of an account (coin for inverse contracts, e.g. USDC for linear ones),
+with the per-position requirements of `hedgebot.core.margin_model` (written once there):
 
 * equity = collateral + unrealised P&L of perpetuals/futures at the mark + mark value of options
   and spot (long positive, short negative);
@@ -11,16 +12,17 @@ Per settlement currency of an account (coin for inverse contracts, e.g. USDC for
   MM = 0.075 + mark (coin; for linear options the rates are times F), OTM = how far the strike is
   out of the money at the forward F; long options and spot need none.
 
-Liquidation would start at MM ≥ equity; the simulator only reports it. Pure functions; it must not
-know about orders or decide what is rejected (the ledger does).
+Liquidation starts at MM ≥ equity (`in_liquidation`; the ledger closes the positions). Pure
+functions; it must not know about orders or decide what is rejected (the ledger does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hedgebot.core.margin_model import requirement as core_requirement
 from hedgebot.model.account import MarginState
-from hedgebot.model.instruments import Instrument, Kind, OptionType
+from hedgebot.model.instruments import Instrument
 from hedgebot.model.market import Quote
 from hedgebot.venues.sim.accounting import Holding, mark_value
 from hedgebot.venues.sim.settings import MarginSettings
@@ -32,13 +34,13 @@ def requirement(
     instrument: Instrument, amount: float, quote: Quote, rules: MarginSettings
 ) -> tuple[float, float]:
     """(initial, maintenance) margin of a position of `amount` at the quote's marks."""
-    if amount == 0:
-        return 0.0, 0.0
-    if instrument.kind in (Kind.PERPETUAL, Kind.FUTURE):
-        return _futures_requirement(instrument, amount, quote.mark_price, rules)
-    if instrument.kind is Kind.OPTION and amount < 0:
-        return _short_option_requirement(instrument, -amount, quote, rules)
-    return 0.0, 0.0
+    return core_requirement(
+        instrument,
+        amount,
+        mark_price=quote.mark_price,
+        forward=quote.underlying_price,
+        rates=rules,
+    )
 
 
 def margin_state(
@@ -56,30 +58,6 @@ def margin_state(
     )
 
 
-def _futures_requirement(
-    instrument: Instrument, amount: float, mark: float, rules: MarginSettings
-) -> tuple[float, float]:
-    usd = abs(amount) if instrument.amount_is_usd else abs(amount) * mark
-    notional = usd / mark if instrument.amount_is_usd else usd
-    extra = rules.future_size_slope * usd / 1_000_000
-    return (
-        notional * (rules.future_initial + extra),
-        notional * (rules.future_maintenance + extra),
-    )
-
-
-def _short_option_requirement(
-    instrument: Instrument, size: float, quote: Quote, rules: MarginSettings
-) -> tuple[float, float]:
-    forward, strike = quote.underlying_price, instrument.strike or 0.0
-    if instrument.option_type is OptionType.CALL:
-        out_of_money = max(strike - forward, 0.0)
-    else:
-        out_of_money = max(forward - strike, 0.0)
-    initial_rate = max(rules.option_initial_max - out_of_money / forward, rules.option_initial_min)
-    scale = 1.0 if instrument.is_inverse else forward
-    mark = quote.mark_price
-    return (
-        size * (initial_rate * scale + mark),
-        size * (rules.option_maintenance * scale + mark),
-    )
+def in_liquidation(state: MarginState) -> bool:
+    """True when maintenance margin has reached equity (Deribit starts liquidating there)."""
+    return state.maintenance_margin > 0 and state.maintenance_margin >= state.equity

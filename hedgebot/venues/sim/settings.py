@@ -11,6 +11,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from hedgebot.core.margin_model import MarginRates
+
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 DEFAULT_START_MS = int(dt.datetime(2026, 1, 5, tzinfo=dt.UTC).timestamp() * 1000)
 
@@ -140,17 +142,8 @@ class FeeSettings:
     """An option fee never exceeds this fraction of the premium."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MarginSettings:
-    """Deribit-like standard margin (see `hedgebot.venues.sim.margin` for the formulas)."""
-
-    future_initial: float = 0.02
-    future_maintenance: float = 0.01
-    future_size_slope: float = 0.005
-    """Extra margin rate per USD 1,000,000 of notional in one instrument."""
-    option_initial_max: float = 0.15
-    option_initial_min: float = 0.10
-    option_maintenance: float = 0.075
+MarginSettings = MarginRates
+"""Deribit-like standard margin: the core's rates (`hedgebot.core.margin_model`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,156 @@
+"""``hedgebot risk``: the one-shot risk report of the account the config names.
+
+Part of the composition root (with `hedgebot.app` and `hedgebot.venue_wiring`): the one other
+place that asks which mode it is in, because the report reads a different book in each.
+
+Owns which book is read and how, never the figures (`hedgebot.operator.report` renders them from
+the core):
+
+* ``mode = "live"``: the real accounts, over read-only calls only: markets and quotes from the
+  public feed, positions, balances and margin from one REST snapshot per account
+  (`hedgebot.venue_wiring.open_account_readers`, no trade permission needed). It never places or
+  cancels an order, never opens or writes a journal, starts no account stream, so it is safe next
+  to a running daemon;
+* ``mode = "paper"`` (and the simulated driver): the seed book of the TOML, valued at the venue's
+  (or the simulator's) quotes; no journal either.
+
+The report's header says which. A venue that cannot be reached within `timeout_s` raises
+`VenueUnreachable` (the CLI prints one line and exits 75, venue unavailable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hedgebot.app import _symbols_by_venue, band_rule, build_venues
+from hedgebot.config import Settings, load_settings
+from hedgebot.core.risk import AccountBook
+from hedgebot.daemon.startup import await_market_data, load_instruments, reconcile_accounts
+from hedgebot.daemon.state import BookState
+from hedgebot.model.errors import AuthenticationFailed, VenueError
+from hedgebot.model.instruments import InstrumentKey
+from hedgebot.operator.logs import configure_logging
+from hedgebot.operator.report import risk_report_text
+from hedgebot.venue_wiring import Venues, ccxt_venues, open_account_readers
+from hedgebot.venues.ports import Broker
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class VenueUnreachable(VenueError):
+    """The report's venue did not answer (or answered with an error) in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    venues: Venues
+    brokers: Mapping[str, Broker]
+    close: Callable[[], Awaitable[None]]
+    header: str
+
+
+async def risk_report(*, config: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    """The report text of the configured book (see the module docstring)."""
+    settings = load_settings(config)
+    configure_logging(level="error", fmt="json")
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _report(settings)
+    except TimeoutError:
+        raise VenueUnreachable(f"no complete answer from the venue within {timeout_s:g}s") from None
+    except VenueUnreachable:
+        raise
+    except AuthenticationFailed:
+        raise
+    except VenueError as exc:
+        raise VenueUnreachable(str(exc)) from None
+
+
+async def _open(settings: Settings) -> _Source:
+    live = settings.mode == "live"
+    if not live:
+        venues = build_venues(settings, live=False, run_number=0, client_prefix="hbrisk")
+        await venues.open()
+        drivers = {v.driver for v in settings.venues.values()}
+        kind = "SIMULATED" if drivers == {"simulated"} else "PAPER"
+        from_venue = sorted(a for a, s in settings.accounts.items() if s.snapshot_from_venue)
+        header = (
+            f"{kind}: the seed book of the config (positions and collateral as configured), "
+            "valued at the venue's quotes; not a venue account"
+        )
+        if from_venue and kind == "PAPER":
+            header = (
+                f"PAPER: accounts {', '.join(from_venue)} start from the venue account's "
+                "positions and balances (read once, read-only); fills would be simulated"
+            )
+        return _Source(venues, venues.brokers, venues.close, header)
+    venues = ccxt_venues(settings, live=False, client_prefix="hbrisk", run_number=0)
+    brokers, close_readers = await open_account_readers(settings, venues.clock)
+
+    async def close() -> None:
+        await close_readers()
+        await venues.close()
+
+    accounts = ", ".join(f"{a}@{s.venue}" for a, s in sorted(settings.accounts.items()))
+    header = f"LIVE accounts {accounts}, read-only (no order sent, no journal written)"
+    return _Source(venues, brokers, close, header)
+
+
+async def _report(settings: Settings) -> str:
+    source = await _open(settings)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        venues = source.venues
+        wanted = [
+            InstrumentKey(venue, symbol)
+            for venue, symbols in _symbols_by_venue(settings).items()
+            for symbol in symbols
+        ]
+        instruments = await load_instruments(list(venues.feeds.values()), wanted)
+        state = BookState(clock=venues.clock)
+        await reconcile_accounts(source.brokers, state)
+        keys = set(wanted) | {
+            p.key for s in state.accounts.values() for p in s.positions if p.amount
+        }
+        underlyings = set(settings.hedges) | {
+            instruments[k].underlying for k in keys if k in instruments
+        }
+        for venue, feed in venues.feeds.items():
+            own = sorted(k for k in keys if k.venue == venue)
+            tasks.append(asyncio.create_task(feed.stream(own, state)))
+        await await_market_data(state, keys, sorted(underlyings), venues.clock, timeout_s=20.0)
+        books = [
+            AccountBook(
+                account=name,
+                positions=snapshot.positions,
+                collateral=snapshot.collateral,
+                margin=snapshot.margin,
+                count_collateral=spec.count_collateral,
+            )
+            for name, spec in settings.accounts.items()
+            if (snapshot := state.accounts.get(name)) is not None
+        ]
+        model = settings.margin.margin_model()
+        return risk_report_text(
+            books=books,
+            instruments=instruments,
+            quotes=state.quotes,
+            index_prices={u: i.price for u, i in state.index.items()},
+            now_ms=venues.clock.now_ms(),
+            stress=settings.margin.stress_scenario(),
+            margin_models=dict.fromkeys(settings.accounts, model),
+            source=source.header,
+            vega_limits=dict(settings.vega_limits),
+            bands={u: band_rule(h.band) for u, h in settings.hedges.items()},
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await source.close()
