@@ -9,7 +9,8 @@ clock (hedgebot's local clock):
   lookup), it records a `FillMark` (when it was known, the cumulative filled amount);
 * an account state carries, per part, the local time its request was *sent*
   (`AccountSnapshot.read_started_ms`); a part sent strictly after a mark contains that mark's
-  fills (the venue executed them before it told us, and answered the read after it was sent).
+  fills (the venue executed them before it told us, and answered the read after it was sent);
+  a snapshot read atomically (simulator, paper) contains what was known up to its timestamp.
   The settlement rule uses the earliest start over the parts that carry fills (`STATE_PARTS`),
   never the time the last answer of a multi-request read returned;
 * what the state contains only grows: the largest mark older than a seen read.
@@ -70,7 +71,14 @@ class Settlement:
 
 
 def state_read_ms(snapshot: AccountSnapshot) -> int:
-    """The time an account snapshot is judged by: the earliest request start of `STATE_PARTS`."""
+    """The time an account snapshot is judged by: the earliest request start of `STATE_PARTS`.
+
+    A snapshot without part stamps was taken atomically (simulator, paper) after every event
+    pushed before it: it contains what was known up to and including its timestamp, so it
+    is judged as read one millisecond later.
+    """
+    if not snapshot.read_started_ms:
+        return snapshot.timestamp_ms + 1
     return snapshot.oldest_read_ms(STATE_PARTS)
 
 

@@ -34,7 +34,6 @@ from tests.e2e.chaos.invariants import (
     BAND_TOLERANCE,
     Evidence,
     check,
-    overshoots_past_band,
     worst_residuals,
 )
 from tests.e2e.chaos.probes import ExchangeProbe, read_journal
@@ -172,7 +171,6 @@ async def run_scenario(scenario: Scenario, workdir: Path) -> dict[str, Any]:
             "trades": len(evidence.trades),
             "events": evidence.journal.events,
             "event_chaos": switch.injected,
-            "overshoots_past_band": overshoots_past_band(evidence.samples),
             "worst_residual": worst_residuals(evidence.samples),
         },
     }
