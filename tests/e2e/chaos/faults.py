@@ -61,6 +61,18 @@ async def _arm(server: DeribitSimServer, fault: Fault, switch: ChaosSwitch) -> N
         await _arm_timing(server, fault)
 
 
+VENUE_TIMING = frozenset({FaultKind.NOTIFY_TIMING, FaultKind.READ_SPACING})
+"""Kinds that describe how the venue behaves rather than an incident: armed before the daemon
+starts (its start-up races them too) and kept until the window ends."""
+
+
+async def arm_venue_timing(server: DeribitSimServer, scenario: Scenario) -> None:
+    """Arm the scenario's venue-timing faults now, before the daemon starts."""
+    for fault in scenario.faults:
+        if fault.kind in VENUE_TIMING:
+            await _arm_timing(server, fault)
+
+
 async def _arm_timing(server: DeribitSimServer, fault: Fault) -> None:
     """The timing faults: late notifications, spaced reads, resting orders whose cancel
     confirmation is lost (and private streams stalled by two error frames)."""
