@@ -22,7 +22,15 @@ import structlog
 
 from hedgebot.clock import Clock
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
-from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
+from hedgebot.core.revalue import equity_of, revalue
+from hedgebot.core.risk import (
+    AccountBook,
+    CompiledBook,
+    RiskReport,
+    compile_book,
+    evaluate,
+    refresh_collateral,
+)
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
 from hedgebot.core.units import futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
@@ -30,6 +38,7 @@ from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import BookState
 from hedgebot.model.account import AccountSnapshot, MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.market import Quote
 from hedgebot.model.view import AccountView, TurnView, UnderlyingView
 
 log = structlog.get_logger("hedgebot.daemon.engine")
@@ -135,6 +144,10 @@ class Engine:
         self._compiled: CompiledBook | None = None
         self._compiled_from: tuple[AccountSnapshot, ...] = ()
         self._started_ms = clock.now_ms()
+        self._read_quotes: dict[str, tuple[AccountSnapshot, dict[InstrumentKey, Quote]]] = {}
+        """Per account: the snapshot in use and the quotes of its positions when it arrived."""
+        self.revalue_drift: dict[str, dict[str, float]] = {}
+        """Per account and currency: revalued minus venue-reported equity at the last read."""
 
     async def loop(self, stop: asyncio.Event, *, stop_at_ms: int | None = None) -> None:
         """Turn until `stop` is set or the clock reaches `stop_at_ms`."""
@@ -219,7 +232,8 @@ class Engine:
         return None
 
     def account_books(self) -> list[AccountBook]:
-        """The configured accounts as the risk module sees them, from the newest snapshots."""
+        """The configured accounts as the risk module sees them: the newest snapshots, their
+        coin equity revalued to the current marks (`hedgebot.core.revalue`)."""
         return [
             AccountBook(
                 account=name,
@@ -229,8 +243,46 @@ class Engine:
                 count_collateral=spec.count_collateral,
             )
             for name, spec in self.accounts.items()
-            if (snapshot := self.state.accounts.get(name)) is not None
+            if (snapshot := self._revalued(name, spec.count_collateral)) is not None
         ]
+
+    def _revalued(self, account: str, counted: bool) -> AccountSnapshot | None:
+        snapshot = self.state.accounts.get(account)
+        if snapshot is None or not counted:
+            return snapshot  # equity is not delta where collateral does not count
+        held = self._read_quotes.get(account)
+        if held is None or held[0] is not snapshot:
+            if held is not None:
+                self._check_drift(account, held, snapshot)
+            marks = {p.key: q for p in snapshot.positions if (q := self.state.quotes.get(p.key))}
+            held = self._read_quotes[account] = (snapshot, marks)
+        return revalue(
+            snapshot, instruments=self.instruments, read_quotes=held[1], quotes=self.state.quotes
+        )
+
+    def _check_drift(
+        self,
+        account: str,
+        held: tuple[AccountSnapshot, dict[InstrumentKey, Quote]],
+        fresh: AccountSnapshot,
+    ) -> None:
+        """Log how far the revalued equity was from the equity the venue now reports."""
+        carried = revalue(
+            held[0], instruments=self.instruments, read_quotes=held[1], quotes=self.state.quotes
+        )
+        drift = self.revalue_drift.setdefault(account, {})
+        for margin in fresh.margin:
+            before = equity_of(carried.margin, margin.currency)
+            if before is not None and before != margin.equity:
+                drift[margin.currency] = before - margin.equity
+                log.debug(
+                    "revalue.checked",
+                    account=account,
+                    currency=margin.currency,
+                    revalued=before,
+                    reported=margin.equity,
+                    difference=before - margin.equity,
+                )
 
     def index_prices(self) -> dict[str, float]:
         """The newest index price of every underlying."""
@@ -240,12 +292,14 @@ class Engine:
         snapshots = tuple(
             self.state.accounts[name] for name in self.accounts if name in self.state.accounts
         )
+        books = self.account_books()
         stale = self._compiled is None or len(snapshots) != len(self._compiled_from)
         if stale or any(a is not b for a, b in zip(snapshots, self._compiled_from, strict=True)):
-            self._compiled = compile_book(
-                self.account_books(), self.instruments, previous=self._compiled
-            )
+            self._compiled = compile_book(books, self.instruments, previous=self._compiled)
             self._compiled_from = snapshots
+        else:  # same positions: only the revalued equity moved
+            assert self._compiled is not None
+            self._compiled = refresh_collateral(self._compiled, books)
         assert self._compiled is not None
         return evaluate(
             self._compiled, quotes=self.state.quotes, index_prices=self.index_prices(), now_ms=now

@@ -140,14 +140,15 @@ def test_no_interleaving_counts_a_fill_twice_or_forever(
     * a read sent after the last fill was known settles the order.
     """
     fills, reads = history
-    arrivals: list[tuple[int, int, object]] = [(known, 0, (amount,)) for _, amount, known in fills]
+    arrivals: list[tuple[int, int, float | _Read]] = [
+        (known, 0, amount) for _, amount, known in fills
+    ]
     arrivals += [(read.returned, 1, read) for read in reads]
     last_known = max(known for _, _, known in fills)
     closing = _Read(last_known + 1, last_known + 2, last_known + 1, last_known + 3)
     arrivals.append((closing.returned, 2, closing))
     order, settlement = _order(), Settlement()
     held: _Read | None = None
-    trade = 0
     for moment, _, item in sorted(arrivals, key=lambda a: (a[0], a[1])):
         if isinstance(item, _Read):
             snapshot = _snapshot(item.positions_sent, item.funds_sent, item.returned)
@@ -158,8 +159,7 @@ def test_no_interleaving_counts_a_fill_twice_or_forever(
             held = item
             settlement = settlement.state_seen(state_read_ms(snapshot))
         else:
-            (amount,) = item
-            trade += 1
+            amount = item
             status = OrderStatus.FILLED if amount == AMOUNT else OrderStatus.OPEN
             report = VenueStatus(status=status, filled_amount=amount, at_ms=moment)
             order = apply(order, report)
@@ -179,8 +179,8 @@ def test_the_return_time_judgement_fails_the_same_property() -> None:
     evaluated at 0 ms, the fill executed and known at 10 ms, summaries returning at 50 ms."""
     order = apply(_order(), FillApplied(trade_id="t1", amount=AMOUNT, at_ms=10))
     by_return = Settlement().fill_known(AMOUNT, at_ms=10).state_seen(50)
-    by_start = Settlement().fill_known(AMOUNT, at_ms=10).state_seen(
-        state_read_ms(_snapshot(0, 40, 50))
+    by_start = (
+        Settlement().fill_known(AMOUNT, at_ms=10).state_seen(state_read_ms(_snapshot(0, 40, 50)))
     )
     in_position = 0.0  # the positions were evaluated before the fill
     assert in_position - in_flight_signed(order, by_return) < order.filled_amount
