@@ -44,6 +44,8 @@ from hedgebot.model.view import AccountView, TurnView, UnderlyingView
 log = structlog.get_logger("hedgebot.daemon.engine")
 
 EventNotifier = Callable[[str, Mapping[str, object]], None]
+TURN_STOP_GRACE_S = 3.0
+"""How long a turn in progress may still run once the daemon was told to stop."""
 
 
 class TurnObserver(Protocol):
@@ -154,8 +156,28 @@ class Engine:
         while not stop.is_set():
             if stop_at_ms is not None and self.clock.now_ms() >= stop_at_ms:
                 break
-            await self.turn()
+            if not await self._turn_or_stop(stop):
+                break
             await self.clock.wait(self.wake, self.loop_interval_s)
+
+    async def _turn_or_stop(self, stop: asyncio.Event) -> bool:
+        """One turn; if `stop` is set while it waits on a venue (a lookup being retried), the
+        turn gets `TURN_STOP_GRACE_S` to finish and is then abandoned, so a stop request is
+        always answered in bounded time. False when the turn was abandoned."""
+        turn = asyncio.ensure_future(self.turn())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({turn, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not turn.done():
+                await asyncio.wait({turn}, timeout=TURN_STOP_GRACE_S)
+            if not turn.done():
+                turn.cancel()
+                log.warning("engine.turn_abandoned", grace_s=TURN_STOP_GRACE_S)
+                return False
+            turn.result()  # a turn that raised stops the loop with its error
+            return True
+        finally:
+            stopping.cancel()
 
     async def turn(self) -> TurnView:
         """One pass: risk, decisions, orders, executor service, observers."""
