@@ -13,8 +13,8 @@ and the rules that keep a hedge from being sent twice:
   resumes it;
 * fills are applied once per trade id, including late fills of cancelled or lost orders;
 * an order whose fate is unknown is chased over REST by client id (a cancel unconfirmed after
-  `chase_after_ms`, a live order past its timeout whose cancel could not be sent, an order whose
-  private stream is stale) until its final state is known; one still unresolved after
+  `chase_after_ms`, a live order past its timeout whose cancel could not be sent) until its
+  final state is known; one still unresolved after
   `unresolved_after_ms` halts its instrument and raises `order.unresolved`.
 
 It must not decide what to trade (`policy`) or whether trading is allowed (`guards`).
@@ -113,7 +113,6 @@ class Executor(OrderListener):
         lookup_interval_ms: int = 1000,
         chase_after_ms: int = 2000,
         unresolved_after_ms: int = 20_000,
-        stream_stale: Callable[[str], bool] = lambda _account: False,
     ) -> None:
         self._clock = clock
         self._journal = journal
@@ -124,7 +123,6 @@ class Executor(OrderListener):
         self._lookup_interval_ms = lookup_interval_ms
         self._chase_after_ms = chase_after_ms
         self._unresolved_after_ms = unresolved_after_ms
-        self._stream_stale = stream_stale
         self._sequence = len(journal.client_ids_with_prefix(client_prefix))
         self._active: dict[str, _Active] = {}
         self._finished: dict[str, TrackedOrder] = {}
@@ -336,9 +334,9 @@ class Executor(OrderListener):
         """A live order whose final state the streams should have told us by now."""
         if order.cancel_requested_ms is not None:
             return now - order.cancel_requested_ms >= self._chase_after_ms
-        if now - order.created_ms >= timeout_ms + self._chase_after_ms:
-            return True  # past its timeout and its cancel could not even be sent
-        return self._stream_stale(order.request.account)
+        # past its timeout and its cancel could not even be sent (a stalled private stream
+        # leaves a resting order silent: it reaches this point or a cancel, either way chased)
+        return now - order.created_ms >= timeout_ms + self._chase_after_ms
 
     async def _chase(self, active: _Active, now: int) -> None:
         """Look a live order of unknown fate up over REST (by client id) until it is final;
