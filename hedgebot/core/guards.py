@@ -126,6 +126,18 @@ def record_send(state: GuardState, *, now_ms: int, notional_usd: float) -> Guard
     return replace(pruned, recent_sends=(*pruned.recent_sends, (now_ms, notional_usd)))
 
 
+def forget_notional(state: GuardState, *, sent_ms: int, notional_usd: float) -> GuardState:
+    """An order sent at `sent_ms` was refused before it reached the book (a rate limit: not
+    placed): its notional no longer counts; the send itself still counts towards the order
+    rate, so a create loop the venue keeps refusing is still limited."""
+    sends = list(state.recent_sends)
+    for index, (ts, notional) in enumerate(sends):
+        if ts == sent_ms and notional == notional_usd:
+            sends[index] = (ts, 0.0)
+            return replace(state, recent_sends=tuple(sends))
+    return state
+
+
 def record_reject(state: GuardState, underlying: str) -> GuardState:
     """One more reject in a row on `underlying`."""
     streak = state.consecutive_rejects.get(underlying, 0) + 1

@@ -83,6 +83,10 @@ class Gatekeeper(Protocol):
         """The order was handed to the executor."""
         ...
 
+    def unsent(self, check: OrderCheck) -> None:
+        """The venue refused that order before placing it (its notional stops counting)."""
+        ...
+
     def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
         """Update risk-based state (kill switch, margin) and return the trading state."""
         ...
@@ -146,6 +150,8 @@ class Engine:
         self._compiled: CompiledBook | None = None
         self._compiled_from: tuple[AccountSnapshot, ...] = ()
         self._started_ms = clock.now_ms()
+        self._sent_checks: dict[str, OrderCheck] = {}
+        """Checks of orders sent within the last hour, by client id (to uncount refused ones)."""
         self._read_quotes: dict[str, tuple[AccountSnapshot, dict[InstrumentKey, Quote]]] = {}
         """Per account: the snapshot in use and the quotes of its positions when it arrived."""
         self.revalue_drift: dict[str, dict[str, float]] = {}
@@ -198,6 +204,7 @@ class Engine:
         await self.executor.service(
             {leg.instrument.key: leg.order_timeout_ms for leg in self.legs.values()}
         )
+        self._uncount_unplaced(now)
         view = TurnView(
             now_ms=now,
             mode=self.mode,
@@ -214,6 +221,16 @@ class Engine:
         for observer in self.observers:
             observer.on_turn(view)
         return view
+
+    def _uncount_unplaced(self, now: int) -> None:
+        """Creates the venue refused unplaced (rate limits) give back their notional budget."""
+        for client_id in self.executor.take_unplaced():
+            check = self._sent_checks.pop(client_id, None)
+            if check is not None:
+                self.gatekeeper.unsent(check)
+        for client_id, check in list(self._sent_checks.items()):
+            if now - check.now_ms > 3_600_000:
+                del self._sent_checks[client_id]
 
     def request_flatten(self) -> str:
         """Operator: close every hedge position with reduce-only orders, one lot-rounded order
@@ -378,10 +395,12 @@ class Engine:
                 margin=self._margin_of(leg),
             )
             veto = self.gatekeeper.veto(check)
-            if veto is None and self.executor.place(
-                leg, order_delta=decision.order_delta, quote=quote
-            ):
+            request = None
+            if veto is None:
+                request = self.executor.place(leg, order_delta=decision.order_delta, quote=quote)
+            if request is not None:
                 self.gatekeeper.sent(check)
+                self._sent_checks[request.client_id] = check
                 per.last_hedge_ms = now
             elif veto is not None:
                 trading = veto

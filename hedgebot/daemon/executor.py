@@ -130,6 +130,7 @@ class Executor(OrderListener):
         """Settled orders whose trades did not all arrive (client id -> fetch attempts)."""
         self.halted: dict[InstrumentKey, str] = {}
         self.stats = ExecutionStats()
+        self._unplaced: list[str] = []
 
     # --- what the policy and guards see ---------------------------------------------------
 
@@ -152,6 +153,12 @@ class Executor(OrderListener):
             if active.order.request.key == key:
                 return f"order {active.order.client_id} is {active.order.state.value}"
         return None
+
+    def take_unplaced(self) -> list[str]:
+        """Client ids of creates the venue refused before placing them (rate limits), since the
+        last call: they were sent, but never exposed anything."""
+        unplaced, self._unplaced = self._unplaced, []
+        return unplaced
 
     def live_orders(self) -> list[TrackedOrder]:
         """Orders not yet settled."""
@@ -205,6 +212,7 @@ class Executor(OrderListener):
             async with asyncio.timeout(timeout_ms / 1000):  # no extra task: the send starts now
                 update = await broker.submit(request)
         except OrderNotPlaced as exc:
+            self._unplaced.append(request.client_id)
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))
         except OrderRejected as exc:

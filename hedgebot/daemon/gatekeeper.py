@@ -118,6 +118,12 @@ class Gatekeeper:
             notional_usd=abs(check.order_delta) * check.price,
         )
 
+    def unsent(self, check: OrderCheck) -> None:
+        """The order was refused before it was placed: its notional stops counting."""
+        self._state = guards.forget_notional(
+            self._state, sent_ms=check.now_ms, notional_usd=abs(check.order_delta) * check.price
+        )
+
     def order_rejected(self, underlying: str) -> None:
         """A venue reject extends the underlying's streak."""
         self._state = guards.record_reject(self._state, underlying)

@@ -20,6 +20,7 @@ from hedgebot.core.guards import (
     check_kill_switch,
     check_order,
     engage_kill_switch,
+    forget_notional,
     halt_underlying,
     prune_sends,
     record_accept,
@@ -378,3 +379,13 @@ def test_consecutive_rejects_halt_and_an_accept_resets(outcomes: list[bool]) -> 
             return
         state = record_reject(state, "BTC") if rejected else record_accept(state, "BTC")
         streak = streak + 1 if rejected else 0
+
+
+def test_a_create_refused_unplaced_gives_back_its_notional_but_not_its_send() -> None:
+    """A rate-limited create never reached the book: its notional stops counting towards the
+    minute and hour budgets, the send still counts towards the order rate."""
+    state = record_send(GuardState(), now_ms=NOW, notional_usd=300_000.0)
+    state = record_send(state, now_ms=NOW + 5, notional_usd=180_000.0)
+    state = forget_notional(state, sent_ms=NOW, notional_usd=300_000.0)
+    assert state.sent_within(now_ms=NOW + 10, window_ms=MINUTE_MS) == (2, 180_000.0)
+    assert forget_notional(state, sent_ms=NOW + 1, notional_usd=1.0) is state
