@@ -305,8 +305,6 @@ class Runtime:
         if kind == "order.rejected":
             underlying = str(detail.get("underlying", ""))
             self.gatekeeper.order_rejected(underlying)
-        if kind == "order.not_placed":
-            self.gatekeeper.not_placed(str(detail.get("client_id", "")))
 
     def _persist_flags(self, kind: str, detail: Mapping[str, object]) -> None:
         """Journal the trading flags an event sets or clears, so a restart keeps them."""
@@ -500,13 +498,19 @@ def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Ca
 
 
 async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) -> None:
-    """Await one shutdown step for at most `timeout_s`; log, never raise."""
-    try:
-        await asyncio.wait_for(awaitable, timeout_s)
-    except TimeoutError:
+    """Await one shutdown step for at most `timeout_s`; log, never raise.
+
+    `asyncio.wait`, not `wait_for`: on timeout the step is cancelled but not waited for, so a
+    step that swallows its cancellation cannot hang the shutdown.
+    """
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
         log.error("shutdown.step_timed_out", step=step, timeout_s=timeout_s)
-    except Exception as exc:  # shutdown goes on whatever one step did
-        log.error("shutdown.step_failed", step=step, error=str(exc))
+        return
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("shutdown.step_failed", step=step, error=str(error))
 
 
 def _register_secrets(settings: Settings, *, live: bool) -> None:

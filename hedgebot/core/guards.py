@@ -126,14 +126,16 @@ def record_send(state: GuardState, *, now_ms: int, notional_usd: float) -> Guard
     return replace(pruned, recent_sends=(*pruned.recent_sends, (now_ms, notional_usd)))
 
 
-def forget_send(state: GuardState, *, sent_ms: int, notional_usd: float) -> GuardState:
-    """An order the venue never placed (rate limited, never found) counts towards no rate."""
+def forget_notional(state: GuardState, *, sent_ms: int, notional_usd: float) -> GuardState:
+    """An order sent at `sent_ms` was refused before it reached the book (a rate limit: not
+    placed): its notional no longer counts; the send itself still counts towards the order
+    rate, so a create loop the venue keeps refusing is still limited."""
     sends = list(state.recent_sends)
-    try:
-        sends.remove((sent_ms, notional_usd))
-    except ValueError:
-        return state  # already older than the longest window
-    return replace(state, recent_sends=tuple(sends))
+    for index, (ts, notional) in enumerate(sends):
+        if ts == sent_ms and notional == notional_usd:
+            sends[index] = (ts, 0.0)
+            return replace(state, recent_sends=tuple(sends))
+    return state
 
 
 def record_reject(state: GuardState, underlying: str) -> GuardState:

@@ -6,8 +6,8 @@ Everything here is pure: no I/O, no clock, no logging. The executor journals the
 answers with the next frozen `TrackedOrder` or raises `IllegalTransition`.
 
 It must not decide what to trade, and an order is never the truth about positions: the venue's
-positions are. Orders are tracked so that nothing is hedged twice (`in_flight_signed`,
-`blocks_instrument`) and nothing is lost (fills are always counted, once, by trade id).
+positions are. Orders are tracked so that nothing is lost (fills are always counted, once, by
+trade id); when an order stops counting as in flight is `hedgebot.core.settlement`'s rule.
 
 How events are read:
 
@@ -365,18 +365,6 @@ class TrackedOrder:
     def remaining(self) -> float:
         """Unsigned amount not (known to be) filled yet."""
         return self.request.amount - self.filled_amount
-
-    @property
-    def in_flight_signed(self) -> float:
-        """Signed remaining amount the policy counts as if already hedged; 0 once terminal."""
-        if not self.state.is_live:
-            return 0.0
-        return self.request.side.sign * self.remaining
-
-    @property
-    def blocks_instrument(self) -> bool:
-        """True while no new order may be sent on this order's instrument."""
-        return self.state.is_live
 
     @property
     def is_terminal(self) -> bool:

@@ -292,6 +292,12 @@ def _second(position: Position) -> float:
     return math.nan if position.size_coin is None else position.size_coin
 
 
+def refresh_collateral(book: CompiledBook, books: Sequence[AccountBook]) -> CompiledBook:
+    """`book` with only its collateral rows re-read from `books` (same positions: the equity
+    was revalued to new marks)."""
+    return dataclasses.replace(book, collateral=_collateral_group(books))
+
+
 def _collateral_group(books: Sequence[AccountBook]) -> _Group:
     rows: list[tuple[Instrument | None, str, str, str, float, bool, bool]] = []
     for book in books:

@@ -24,7 +24,15 @@ from hedgebot.clock import Clock
 from hedgebot.core.greeks_check import Divergence, DivergenceLevel, GreeksTolerance, compare_deltas
 from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
-from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
+from hedgebot.core.revalue import equity_of, revalue
+from hedgebot.core.risk import (
+    AccountBook,
+    CompiledBook,
+    RiskReport,
+    compile_book,
+    evaluate,
+    refresh_collateral,
+)
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
 from hedgebot.core.stress import LineStress, StressScenario, account_stress
 from hedgebot.core.term_risk import term_risk
@@ -34,11 +42,14 @@ from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import BookState
 from hedgebot.model.account import AccountSnapshot, MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.market import Quote
 from hedgebot.model.view import AccountView, TradingDetail, TurnView, UnderlyingView
 
 log = structlog.get_logger("hedgebot.daemon.engine")
 
 EventNotifier = Callable[[str, Mapping[str, object]], None]
+TURN_STOP_GRACE_S = 3.0
+"""How long a turn in progress may still run once the daemon was told to stop."""
 
 
 class TurnObserver(Protocol):
@@ -72,8 +83,12 @@ class Gatekeeper(Protocol):
         """A sentence saying why not, or None to allow."""
         ...
 
-    def sent(self, check: OrderCheck, *, client_id: str) -> None:
+    def sent(self, check: OrderCheck) -> None:
         """The order was handed to the executor."""
+        ...
+
+    def unsent(self, check: OrderCheck) -> None:
+        """The venue refused that order before placing it (its notional stops counting)."""
         ...
 
     def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
@@ -159,14 +174,40 @@ class Engine:
         self._compiled: CompiledBook | None = None
         self._compiled_from: tuple[AccountSnapshot, ...] = ()
         self._started_ms = clock.now_ms()
+        self._sent_checks: dict[str, OrderCheck] = {}
+        """Checks of orders sent within the last hour, by client id (to uncount refused ones)."""
+        self._read_quotes: dict[str, tuple[AccountSnapshot, dict[InstrumentKey, Quote]]] = {}
+        """Per account: the snapshot in use and the quotes of its positions when it arrived."""
+        self.revalue_drift: dict[str, dict[str, float]] = {}
+        """Per account and currency: revalued minus venue-reported equity at the last read."""
 
     async def loop(self, stop: asyncio.Event, *, stop_at_ms: int | None = None) -> None:
         """Turn until `stop` is set or the clock reaches `stop_at_ms`."""
         while not stop.is_set():
             if stop_at_ms is not None and self.clock.now_ms() >= stop_at_ms:
                 break
-            await self.turn()
+            if not await self._turn_or_stop(stop):
+                break
             await self.clock.wait(self.wake, self.loop_interval_s)
+
+    async def _turn_or_stop(self, stop: asyncio.Event) -> bool:
+        """One turn; if `stop` is set while it waits on a venue (a lookup being retried), the
+        turn gets `TURN_STOP_GRACE_S` to finish and is then abandoned, so a stop request is
+        always answered in bounded time. False when the turn was abandoned."""
+        turn = asyncio.ensure_future(self.turn())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({turn, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not turn.done():
+                await asyncio.wait({turn}, timeout=TURN_STOP_GRACE_S)
+            if not turn.done():
+                turn.cancel()
+                log.warning("engine.turn_abandoned", grace_s=TURN_STOP_GRACE_S)
+                return False
+            turn.result()  # a turn that raised stops the loop with its error
+            return True
+        finally:
+            stopping.cancel()
 
     async def turn(self) -> TurnView:
         """One pass: risk, decisions, orders, executor service, observers."""
@@ -189,6 +230,7 @@ class Engine:
         await self.executor.service(
             {leg.instrument.key: leg.order_timeout_ms for leg in self.legs.values()}
         )
+        self._uncount_unplaced(now)
         view = TurnView(
             now_ms=now,
             mode=self.mode,
@@ -208,6 +250,16 @@ class Engine:
         for observer in self.observers:
             observer.on_turn(view)
         return view
+
+    def _uncount_unplaced(self, now: int) -> None:
+        """Creates the venue refused unplaced (rate limits) give back their notional budget."""
+        for client_id in self.executor.take_unplaced():
+            check = self._sent_checks.pop(client_id, None)
+            if check is not None:
+                self.gatekeeper.unsent(check)
+        for client_id, check in list(self._sent_checks.items()):
+            if now - check.now_ms > 3_600_000:
+                del self._sent_checks[client_id]
 
     def request_flatten(self) -> str:
         """Operator: close every hedge position with reduce-only orders, one lot-rounded order
@@ -248,7 +300,8 @@ class Engine:
         return None
 
     def account_books(self) -> list[AccountBook]:
-        """The configured accounts as the risk module sees them, from the newest snapshots."""
+        """The configured accounts as the risk module sees them: the newest snapshots, their
+        coin equity revalued to the current marks (`hedgebot.core.revalue`)."""
         return [
             AccountBook(
                 account=name,
@@ -258,8 +311,46 @@ class Engine:
                 count_collateral=spec.count_collateral,
             )
             for name, spec in self.accounts.items()
-            if (snapshot := self.state.accounts.get(name)) is not None
+            if (snapshot := self._revalued(name, spec.count_collateral)) is not None
         ]
+
+    def _revalued(self, account: str, counted: bool) -> AccountSnapshot | None:
+        snapshot = self.state.accounts.get(account)
+        if snapshot is None or not counted:
+            return snapshot  # equity is not delta where collateral does not count
+        held = self._read_quotes.get(account)
+        if held is None or held[0] is not snapshot:
+            if held is not None:
+                self._check_drift(account, held, snapshot)
+            marks = {p.key: q for p in snapshot.positions if (q := self.state.quotes.get(p.key))}
+            held = self._read_quotes[account] = (snapshot, marks)
+        return revalue(
+            snapshot, instruments=self.instruments, read_quotes=held[1], quotes=self.state.quotes
+        )
+
+    def _check_drift(
+        self,
+        account: str,
+        held: tuple[AccountSnapshot, dict[InstrumentKey, Quote]],
+        fresh: AccountSnapshot,
+    ) -> None:
+        """Log how far the revalued equity was from the equity the venue now reports."""
+        carried = revalue(
+            held[0], instruments=self.instruments, read_quotes=held[1], quotes=self.state.quotes
+        )
+        drift = self.revalue_drift.setdefault(account, {})
+        for margin in fresh.margin:
+            before = equity_of(carried.margin, margin.currency)
+            if before is not None and before != margin.equity:
+                drift[margin.currency] = before - margin.equity
+                log.debug(
+                    "revalue.checked",
+                    account=account,
+                    currency=margin.currency,
+                    revalued=before,
+                    reported=margin.equity,
+                    difference=before - margin.equity,
+                )
 
     def index_prices(self) -> dict[str, float]:
         """The newest index price of every underlying."""
@@ -269,12 +360,14 @@ class Engine:
         snapshots = tuple(
             self.state.accounts[name] for name in self.accounts if name in self.state.accounts
         )
+        books = self.account_books()
         stale = self._compiled is None or len(snapshots) != len(self._compiled_from)
         if stale or any(a is not b for a, b in zip(snapshots, self._compiled_from, strict=True)):
-            self._compiled = compile_book(
-                self.account_books(), self.instruments, previous=self._compiled
-            )
+            self._compiled = compile_book(books, self.instruments, previous=self._compiled)
             self._compiled_from = snapshots
+        else:  # same positions: only the revalued equity moved
+            assert self._compiled is not None
+            self._compiled = refresh_collateral(self._compiled, books)
         assert self._compiled is not None
         return evaluate(
             self._compiled, quotes=self.state.quotes, index_prices=self.index_prices(), now_ms=now
@@ -360,7 +453,8 @@ class Engine:
                 )
                 request = self.executor.place(leg, order_delta=decision.order_delta, quote=quote)
             if request is not None:
-                self.gatekeeper.sent(check, client_id=request.client_id)
+                self.gatekeeper.sent(check)
+                self._sent_checks[request.client_id] = check
                 per.last_hedge_ms = now
             elif veto is not None:
                 trading = veto

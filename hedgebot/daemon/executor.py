@@ -6,12 +6,16 @@ and the rules that keep a hedge from being sent twice:
 * every order has a unique client id, and its intent is committed to the journal before it is
   sent;
 * an order counts as *in flight* (its signed amount added to the delta the policy sees) from the
-  intent until the venue has settled it: terminal, and an account snapshot taken after its last
-  fill has arrived, so the position the venue reports already contains it;
+  intent until it is settled by `hedgebot.core.settlement`'s rule: terminal, and an account state
+  whose parts were all *requested* after its last fill was known has been seen;
 * a create is never retried: one without a definite answer is UNKNOWN and is looked up by client
   id, in a bounded search; not found, it is LOST and its instrument halts until an operator
   resumes it;
-* fills are applied once per trade id, including late fills of cancelled or lost orders.
+* fills are applied once per trade id, including late fills of cancelled or lost orders;
+* an order whose fate is unknown is chased over REST by client id (a cancel unconfirmed after
+  `chase_after_ms`, a live order past its timeout whose cancel could not be sent) until its
+  final state is known; one still unresolved after
+  `unresolved_after_ms` halts its instrument and raises `order.unresolved`.
 
 It must not decide what to trade (`policy`) or whether trading is allowed (`guards`).
 """
@@ -19,7 +23,6 @@ It must not decide what to trade (`policy`) or whether trading is allowed (`guar
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -44,6 +47,7 @@ from hedgebot.core.lifecycle import (
 from hedgebot.core.pnl import LiveAttribution, slippage_bps
 from hedgebot.core.policy import HedgeRule
 from hedgebot.core.run_stats import fee_usd
+from hedgebot.core.settlement import Settlement, in_flight_signed, is_settled
 from hedgebot.core.units import amount_unit, coin_to_amount, futures_delta
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
@@ -75,11 +79,15 @@ class HedgeLeg:
 class _Active:
     order: TrackedOrder
     underlying: str
-    fill_seen_ms: int = -1
-    settled_filled: float = 0.0
+    settlement: Settlement = field(default_factory=Settlement)
     next_lookup_ms: int = 0
     lookup_errors: int = 0
     task: asyncio.Task[None] | None = None
+    chase_since_ms: int | None = None
+    """When hedgebot started looking this order up because its fate was unknown."""
+    next_chase_ms: int = 0
+    adopted: bool = False
+    """Found in the journal at start-up (its create may never have been sent)."""
 
 
 @dataclass(slots=True)
@@ -115,6 +123,8 @@ class Executor(OrderListener):
         observer: ExecutionObserver,
         max_lookups: int = 5,
         lookup_interval_ms: int = 1000,
+        chase_after_ms: int = 2000,
+        unresolved_after_ms: int = 20_000,
     ) -> None:
         self._clock = clock
         self._journal = journal
@@ -123,14 +133,16 @@ class Executor(OrderListener):
         self._observer = observer
         self._max_lookups = max_lookups
         self._lookup_interval_ms = lookup_interval_ms
+        self._chase_after_ms = chase_after_ms
+        self._unresolved_after_ms = unresolved_after_ms
         self._sequence = len(journal.client_ids_with_prefix(client_prefix))
         self._active: dict[str, _Active] = {}
         self._finished: dict[str, TrackedOrder] = {}
         self._missing_fills: dict[str, int] = {}
         """Settled orders whose trades did not all arrive (client id -> fetch attempts)."""
-        self._snapshot_ms: dict[str, int] = {}
         self.halted: dict[InstrumentKey, str] = {}
         self.stats = ExecutionStats()
+        self._unplaced: list[str] = []
         self._decided: dict[str, tuple[float, Instrument]] = {}
         """Mark price at decision time and instrument of each order this run placed."""
 
@@ -138,15 +150,14 @@ class Executor(OrderListener):
 
     def in_flight(self, key: InstrumentKey) -> float:
         """Signed amount of `key` ordered but not yet in the venue's reported position."""
-        total = 0.0
-        for active in self._active.values():
-            order = active.order
-            if order.request.key != key:
-                continue
-            unsettled = order.filled_amount - active.settled_filled
-            live = order.remaining if order.state.is_live else 0.0
-            total += order.request.side.sign * (live + unsettled)
-        return total
+        return sum(
+            (
+                in_flight_signed(active.order, active.settlement)
+                for active in self._active.values()
+                if active.order.request.key == key
+            ),
+            0.0,
+        )
 
     def blocking_reason(self, key: InstrumentKey) -> str | None:
         """Why no new order may be sent on `key` now, or None."""
@@ -156,6 +167,12 @@ class Executor(OrderListener):
             if active.order.request.key == key:
                 return f"order {active.order.client_id} is {active.order.state.value}"
         return None
+
+    def take_unplaced(self) -> list[str]:
+        """Client ids of creates the venue refused before placing them (rate limits), since the
+        last call: they were sent, but never exposed anything."""
+        unplaced, self._unplaced = self._unplaced, []
+        return unplaced
 
     def live_orders(self) -> list[TrackedOrder]:
         """Orders not yet settled."""
@@ -211,6 +228,7 @@ class Executor(OrderListener):
             async with asyncio.timeout(timeout_ms / 1000):  # no extra task: the send starts now
                 update = await broker.submit(request)
         except OrderNotPlaced as exc:
+            self._unplaced.append(request.client_id)
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))
             detail = {"underlying": active.underlying, "client_id": request.client_id}
@@ -315,11 +333,11 @@ class Executor(OrderListener):
                 self._observer("order.late_fill", detail)
 
     def on_account_snapshot(self, account: str, timestamp_ms: int) -> None:
-        """Orders whose fills this snapshot already contains stop counting as in flight."""
-        self._snapshot_ms[account] = max(self._snapshot_ms.get(account, 0), timestamp_ms)
+        """An account state of `account` whose fill-carrying parts were all requested at or after
+        `timestamp_ms` is now the one the policy sees: the fills known before are contained."""
         for active in list(self._active.values()):
-            if active.order.request.account == account and timestamp_ms >= active.fill_seen_ms:
-                active.settled_filled = active.order.filled_amount
+            if active.order.request.account == account:
+                active.settlement = active.settlement.state_seen(timestamp_ms)
                 self._retire_if_settled(active)
 
     def _apply(self, active: _Active, event: Event) -> None:
@@ -328,7 +346,7 @@ class Executor(OrderListener):
         active.order = after
         now = self._clock.now_ms()
         if after.filled_amount > before.filled_amount:
-            active.fill_seen_ms = now
+            active.settlement = active.settlement.fill_known(after.filled_amount, at_ms=now)
         if after.state is not before.state or after.filled_amount != before.filled_amount:
             self._journal.record_order_state(
                 after.client_id,
@@ -344,10 +362,7 @@ class Executor(OrderListener):
 
     def _retire_if_settled(self, active: _Active) -> None:
         order = active.order
-        settled = math.isclose(active.settled_filled, order.filled_amount) or (
-            self._snapshot_ms.get(order.request.account, -1) >= active.fill_seen_ms
-        )
-        if order.is_terminal and settled and order.client_id in self._active:
+        if is_settled(order, active.settlement) and order.client_id in self._active:
             del self._active[order.client_id]
             self._finished[order.client_id] = order
             if order.traded_amount < order.filled_amount * (1 - 1e-9):
@@ -373,6 +388,55 @@ class Executor(OrderListener):
                 timeout = timeouts_ms.get(order.request.key, 10_000)
                 if order.cancel_requested_ms is None and now - order.created_ms >= timeout:
                     await self._cancel(active)
+                if self._fate_unknown(active.order, now, timeout):
+                    await self._chase(active, now)
+
+    def _fate_unknown(self, order: TrackedOrder, now: int, timeout_ms: int) -> bool:
+        """A live order whose final state the streams should have told us by now."""
+        if order.cancel_requested_ms is not None:
+            return now - order.cancel_requested_ms >= self._chase_after_ms
+        # past its timeout and its cancel could not even be sent (a stalled private stream
+        # leaves a resting order silent: it reaches this point or a cancel, either way chased)
+        return now - order.created_ms >= timeout_ms + self._chase_after_ms
+
+    async def _chase(self, active: _Active, now: int) -> None:
+        """Look a live order of unknown fate up over REST (by client id) until it is final;
+        re-send its cancel if it still rests; halt its instrument once it stays unresolved."""
+        if active.chase_since_ms is None:
+            active.chase_since_ms = now
+            log.info("order.chasing", client_id=active.order.client_id)
+        if now < active.next_chase_ms:
+            return
+        active.next_chase_ms = now + self._lookup_interval_ms
+        order = active.order
+        try:
+            found = await self._brokers[order.request.account].lookup(
+                order.client_id, order.request.key
+            )
+        except VenueError as exc:
+            log.warning("order.chase_failed", client_id=order.client_id, error=str(exc))
+            found = None
+        if found is not None:
+            self._apply(active, FoundByLookup(update=found, at_ms=self._clock.now_ms()))
+            log.info("order.found", client_id=order.client_id, status=found.status.value)
+        if active.order.state.is_live and active.order.cancel_requested_ms is not None:
+            await self._cancel(active, again=True)
+        key = order.request.key
+        if (
+            active.order.state.is_live
+            and now - active.chase_since_ms >= self._unresolved_after_ms
+            and key not in self.halted
+        ):
+            reason = (
+                f"order {order.client_id} unresolved after "
+                f"{(now - active.chase_since_ms) / 1000:.0f} s of lookups"
+            )
+            self.halted[key] = reason
+            log.error("order.unresolved", client_id=order.client_id, instrument=str(key))
+            self._observer(
+                "order.unresolved",
+                {"underlying": active.underlying, "client_id": order.client_id, "reason": reason},
+            )
 
     async def _fetch_missing_fills(self) -> None:
         """A venue report said more was filled than the trades we received (websocket trade
@@ -413,6 +477,10 @@ class Executor(OrderListener):
             return
         self._apply(active, LookupMissed(at_ms=now))
         attempts = active.order.lookup_attempts
+        if active.adopted and not active.lookup_errors and now - order.created_ms >= 2_000:
+            # An intent journaled by a run that died: no request of ours can still be on its
+            # way (the process that held it is gone), so the venue's "no such label" is final.
+            attempts = self._max_lookups
         if attempts < self._max_lookups:
             active.next_lookup_ms = now + self._lookup_interval_ms * 2 ** min(attempts, 5)
             return
@@ -427,16 +495,19 @@ class Executor(OrderListener):
         else:
             # Every lookup reached the venue and it never saw the order (it was never sent, or
             # lost on the way): nothing is in flight. Late fills would still be applied.
+            self._unplaced.append(order.client_id)
             self._observer("order.not_placed", detail)
 
-    async def _cancel(self, active: _Active) -> None:
+    async def _cancel(self, active: _Active, *, again: bool = False) -> None:
         order = active.order
+        if again:
+            log.info("order.cancel_resent", client_id=order.client_id)
         try:
             await self._brokers[order.request.account].cancel(order.client_id, order.request.key)
         except VenueError as exc:
             log.warning("order.cancel_failed", client_id=order.client_id, error=str(exc))
             return
-        if active.order.state.is_live:
+        if active.order.state.is_live and active.order.cancel_requested_ms is None:
             self._apply(active, CancelRequested(at_ms=self._clock.now_ms()))
 
     async def cancel_all(self) -> None:
@@ -453,8 +524,12 @@ class Executor(OrderListener):
 
     def adopt(self, order: TrackedOrder, underlying: str) -> None:
         """Track an order found in the journal at start-up (state UNKNOWN until looked up)."""
+        now = self._clock.now_ms()
         self._active[order.client_id] = _Active(
-            order=order, underlying=underlying, fill_seen_ms=self._clock.now_ms()
+            order=order,
+            underlying=underlying,
+            settlement=Settlement().fill_known(order.filled_amount, at_ms=now),
+            adopted=True,
         )
 
     def resume(self, key: InstrumentKey | None = None) -> None:

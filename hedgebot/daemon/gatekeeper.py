@@ -48,7 +48,6 @@ class Gatekeeper:
         self._state = GuardState()
         self._operator_halt: str | None = None
         self._trading = TradingState.ACTIVE
-        self._sends: dict[str, tuple[int, float]] = {}
         self._detail = TradingDetail(state=TradingState.ACTIVE.value, reason="", origin="start")
         self._refusing: dict[str, str] = {}
         self._repeats: dict[tuple[str, str], int] = {}
@@ -149,28 +148,19 @@ class Gatekeeper:
             f"of {margin.currency} equity would be free of initial margin"
         )
 
-    def sent(self, check: OrderCheck, *, client_id: str = "") -> None:
+    def sent(self, check: OrderCheck) -> None:
         """Count an order towards the rate and notional limits."""
-        notional = abs(check.order_delta) * check.price
         self._state = guards.record_send(
             guards.prune_sends(self._state, now_ms=check.now_ms),
             now_ms=check.now_ms,
-            notional_usd=notional,
+            notional_usd=abs(check.order_delta) * check.price,
         )
-        if client_id:
-            self._sends = {
-                cid: sent
-                for cid, sent in self._sends.items()
-                if check.now_ms - sent[0] < guards.HOUR_MS
-            }
-            self._sends[client_id] = (check.now_ms, notional)
 
-    def not_placed(self, client_id: str) -> None:
-        """The venue never placed this order (rate limited, or never found by client id): it
-        no longer counts towards the order and notional rates."""
-        sent = self._sends.pop(client_id, None)
-        if sent is not None:
-            self._state = guards.forget_send(self._state, sent_ms=sent[0], notional_usd=sent[1])
+    def unsent(self, check: OrderCheck) -> None:
+        """The order was refused before it was placed: its notional stops counting."""
+        self._state = guards.forget_notional(
+            self._state, sent_ms=check.now_ms, notional_usd=abs(check.order_delta) * check.price
+        )
 
     def order_rejected(self, underlying: str) -> None:
         """A venue reject extends the underlying's streak."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.settlement import state_read_ms
 from hedgebot.model.account import AccountSnapshot
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.market import IndexPrice, Quote
@@ -33,7 +34,8 @@ class OrderListener:
         """One of our orders filled."""
 
     def on_account_snapshot(self, account: str, timestamp_ms: int) -> None:
-        """A snapshot of `account` taken at `timestamp_ms` arrived."""
+        """A snapshot of `account` whose parts were all requested at or after `timestamp_ms`
+        is now the one in the state."""
 
 
 @dataclass(slots=True)
@@ -89,9 +91,10 @@ class BookState:
         log.info("feed.status", venue=venue, connected=connected, reason=reason)
 
     def on_account(self, snapshot: AccountSnapshot) -> None:
-        """Keep the newest snapshot of each account (older ones arriving late are ignored)."""
+        """Keep the newest snapshot of each account: newest by when its reads were *sent*
+        (`settlement.state_read_ms`), so an older read that returns late never replaces it."""
         current = self.accounts.get(snapshot.account)
-        if current is not None and current.timestamp_ms > snapshot.timestamp_ms:
+        if current is not None and state_read_ms(current) > state_read_ms(snapshot):
             return
         self.accounts[snapshot.account] = snapshot
         amounts: dict[InstrumentKey, float] = {}
@@ -99,7 +102,7 @@ class BookState:
             amounts[position.key] = amounts.get(position.key, 0.0) + position.amount
         self._amounts[snapshot.account] = amounts
         self.account_received_ms[snapshot.account] = self.clock.now_ms()
-        self.listener.on_account_snapshot(snapshot.account, snapshot.timestamp_ms)
+        self.listener.on_account_snapshot(snapshot.account, state_read_ms(snapshot))
         self.on_change()
 
     def on_order(self, update: OrderUpdate) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from hedgebot.model.instruments import InstrumentKey
 
@@ -55,9 +56,22 @@ class MarginState:
         return self.maintenance_margin / self.equity
 
 
+class SnapshotPart(StrEnum):
+    """The separately read parts of an account snapshot (one venue request, or group, each)."""
+
+    POSITIONS = "positions"
+    FUNDS = "funds"
+    """Collateral, coin equity and margin (Deribit `get_account_summaries`, ccxt balance)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccountSnapshot:
-    """Everything known about one account at one instant."""
+    """Everything known about one account, read by one or more venue requests.
+
+    `timestamp_ms` is when the last part's answer arrived; `read_started_ms` holds, per part, the
+    local time its request was *sent* (a part is known to contain every fill that was known before
+    then). A part without a stamp was read atomically at `timestamp_ms` (simulator, tests).
+    """
 
     account: str
     venue: str
@@ -66,3 +80,12 @@ class AccountSnapshot:
     collateral: dict[str, float] = field(default_factory=dict)
     """Coin balances by currency (e.g. {"BTC": 2.0}); counted as delta where the account says so."""
     margin: tuple[MarginState, ...] = ()
+    read_started_ms: dict[SnapshotPart, int] = field(default_factory=dict)
+
+    def part_read_ms(self, part: SnapshotPart) -> int:
+        """When the request for `part` was sent (`timestamp_ms` if it was not stamped)."""
+        return self.read_started_ms.get(part, self.timestamp_ms)
+
+    def oldest_read_ms(self, parts: tuple[SnapshotPart, ...] = tuple(SnapshotPart)) -> int:
+        """The earliest read-start over `parts`: the snapshot contains what was known before."""
+        return min(self.part_read_ms(part) for part in parts)

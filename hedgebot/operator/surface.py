@@ -45,6 +45,11 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
     ),
     "order.lost": ("order.unknown.{underlying}", Severity.CRITICAL, "Hedge order lost"),
     "order.late_fill": ("order.late_fill.{underlying}", Severity.INFO, "Late fill applied"),
+    "order.unresolved": (
+        "order.unknown.{underlying}",
+        Severity.CRITICAL,
+        "Hedge order unresolved: instrument halted",
+    ),
     "guard.halted": ("hedge.failing.{underlying}", Severity.CRITICAL, "Underlying halted"),
     "guard.kill_switch": ("trading.state", Severity.CRITICAL, "Kill switch engaged"),
     "trading.state_changed": ("trading.state", Severity.WARNING, "Trading state changed"),

@@ -45,6 +45,10 @@ Authorizer = Callable[[], str | None]
 credentials presented are invalid."""
 
 
+_CREATE_METHODS = frozenset({"private/buy", "private/sell"})
+_CANCEL_METHODS = frozenset({"private/cancel", "private/cancel_by_label"})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
     """One incoming call, as a transport hands it over."""
@@ -105,6 +109,9 @@ class Dispatcher:
         if injected is None and not self._has_credit(request):
             injected = Injected(error=RpcError(TOO_MANY_REQUESTS), close_connection=True)
         if injected is None:
+            spacing = self.faults.method_delay_ms.get(request.method, 0)
+            if spacing:
+                await asyncio.sleep(spacing / 1000)
             outcome = await self._run(request, received_us)
         else:
             account = None
@@ -128,12 +135,17 @@ class Dispatcher:
                 raise RpcError(UNAUTHORIZED)
             call = Call(
                 method=request.method,
-                params=Params(request.params),
+                params=Params(self._params_of(request)),
                 account=account,
                 session=request.session,
                 access_token=request.access_token,
             )
-            result = await handler(self.state, call)
+            muted = request.method in _CANCEL_METHODS and self.faults.take_lost_cancel()
+            self.faults.muted_orders += int(muted)
+            try:
+                result = await handler(self.state, call)
+            finally:
+                self.faults.muted_orders -= int(muted)
         except RpcError as error:
             return self._failed(request, received_us, account or session_account, error)
         except Exception as error:  # a bug in the simulator must still answer like Deribit
@@ -147,6 +159,21 @@ class Dispatcher:
             request.request_id, result, received_us=received_us, sent_us=self._now_us()
         )
         return Outcome(frame=frame, loss=loss)
+
+    def _params_of(self, request: Request) -> Mapping[str, Any]:
+        """The call's parameters; an order armed to rest gets a limit just off the touch on
+        its own side (the book moved away while it travelled)."""
+        params = request.params
+        if request.method not in _CREATE_METHODS or not self.faults.take_resting():
+            return params
+        instrument = self.state.instrument(str(params.get("instrument_name", "")))
+        quote = self.state.market.quote(instrument)
+        low, high = self.state.market.price_band(instrument, quote)
+        if request.method == "private/buy":
+            price = instrument.round_price(max(low, quote.mark_price * 0.99), up=False)
+        else:
+            price = instrument.round_price(min(high, quote.mark_price * 1.01), up=True)
+        return {**params, "price": price, "type": "limit"}
 
     def _failed(
         self, request: Request, received_us: int, account: str | None, error: RpcError

@@ -10,7 +10,20 @@ Owns `FaultController`, driven programmatically by tests or by JSON posted to
   connection, as Deribit does when the credit pool is empty;
 * ``fail``: answer the next N calls of one method with any Deribit error code;
 * ``lose_order``: execute the next order but withhold its answer (``hang``: never answer;
-  ``close``: drop the HTTP connection, which aiohttp re-sends once as a GET).
+  ``close``: drop the HTTP connection, which aiohttp re-sends once as a GET);
+
+and the timing a live venue varies (each until ``reset``):
+
+* ``method_delay``: hold one method's calls back *before* they run (the rate-limit spacing
+  between the requests of one read: a fill can land between ``get_positions`` and
+  ``get_account_summaries``);
+* ``notify_delay``: deliver one private channel family (``user.orders``, ``user.trades``,
+  ``user.changes``, ``user.portfolio``) late, so fills, trade and order notifications, position
+  updates and account summaries arrive in any order;
+* ``lose_cancel_confirmation``: the next N cancels take effect but their order notifications
+  are never sent (the answer to the cancel call itself still is);
+* ``rest_orders``: the next N orders rest instead of crossing (the book moved away before they
+  arrived), so they must be cancelled.
 
 It must not execute calls itself: the server asks it what to do with each one.
 """
@@ -74,6 +87,13 @@ class FaultController:
         self.delay_ms = 0
         self._rules: list[ErrorRule] = []
         self._losses: list[LossMode] = []
+        self.method_delay_ms: dict[str, int] = {}
+        self.notify_delay_ms: dict[str, int] = {}
+        self._lost_cancels = 0
+        self._resting = 0
+        self.muted_orders = 0
+        """While positive, order notifications are not sent (a cancel whose confirmation is
+        lost is running)."""
 
     # ---- arming faults -------------------------------------------------------------------
     def delay(self, ms: int) -> None:
@@ -116,6 +136,30 @@ class FaultController:
             raise ValueError(f"unknown loss mode {mode!r}")
         self._losses.extend([mode] * count)
 
+    def delay_method(self, method: str, ms: int) -> None:
+        """Hold every call of `method` back `ms` milliseconds before it runs (0: no more)."""
+        if ms < 0:
+            raise ValueError("delay must not be negative")
+        self.method_delay_ms[method] = ms
+
+    def delay_notifications(self, family: str, ms: int) -> None:
+        """Deliver notifications of the private channel `family` `ms` milliseconds late."""
+        if ms < 0:
+            raise ValueError("delay must not be negative")
+        self.notify_delay_ms[family] = ms
+
+    def lose_cancel_confirmations(self, count: int = 1) -> None:
+        """The next `count` cancels work, but no order notification tells about them."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._lost_cancels += count
+
+    def rest_next_orders(self, count: int = 1) -> None:
+        """The next `count` orders rest on the book instead of crossing it."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._resting += count
+
     async def drop_websockets(self) -> int:
         """Close every open websocket now; return how many were closed."""
         return await self._fleet.drop_all()
@@ -130,6 +174,10 @@ class FaultController:
         self.delay_ms = 0
         self._rules.clear()
         self._losses.clear()
+        self.method_delay_ms.clear()
+        self.notify_delay_ms.clear()
+        self._lost_cancels = 0
+        self._resting = 0
 
     # ---- consulted by the server ---------------------------------------------------------
     def take_error(self, method: str) -> Injected | None:
@@ -150,6 +198,20 @@ class FaultController:
             return self._losses.pop(0)
         return None
 
+    def take_lost_cancel(self) -> bool:
+        """True if this user cancel's notifications are to be lost (consumes one)."""
+        if self._lost_cancels > 0:
+            self._lost_cancels -= 1
+            return True
+        return False
+
+    def take_resting(self) -> bool:
+        """True if this order is to rest rather than cross (consumes one)."""
+        if self._resting > 0:
+            self._resting -= 1
+            return True
+        return False
+
     def state(self) -> dict[str, Any]:
         """The armed faults, as JSON data."""
         return {
@@ -164,6 +226,10 @@ class FaultController:
                 for r in self._rules
             ],
             "lost_orders": list(self._losses),
+            "method_delay_ms": dict(self.method_delay_ms),
+            "notify_delay_ms": dict(self.notify_delay_ms),
+            "lost_cancel_confirmations": self._lost_cancels,
+            "resting_orders": self._resting,
         }
 
     async def apply(self, command: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,7 +246,11 @@ class FaultController:
             done["closed"] = await self.drop_websockets()
         elif action == "error_frame":
             code = _int(command, "code", 11094)
-            done["sent"] = await self.send_error_frame(code=code, message=command.get("message"))
+            done["sent"] = 0
+            for _ in range(_int(command, "frames", 1)):
+                done["sent"] += await self.send_error_frame(
+                    code=code, message=command.get("message")
+                )
         elif action == "delay":
             self.delay(_int(command, "ms", 0))
         elif action == "rate_limit":
@@ -197,14 +267,35 @@ class FaultController:
             self.lose_next_order(count, mode=command.get("mode", "hang"))
         elif action == "reset":
             self.reset()
-        else:
+        elif not self._apply_timing(action, command, count):
             raise ValueError(f"unknown action {action!r}")
         done["state"] = self.state()
         return done
+
+    def _apply_timing(self, action: object, command: Mapping[str, Any], count: int) -> bool:
+        """The timing commands; False if `action` is none of them."""
+        if action == "method_delay":
+            self.delay_method(_text(command, "method"), _int(command, "ms", 0))
+        elif action == "notify_delay":
+            self.delay_notifications(_text(command, "family"), _int(command, "ms", 0))
+        elif action == "lose_cancel_confirmation":
+            self.lose_cancel_confirmations(count)
+        elif action == "rest_orders":
+            self.rest_next_orders(count)
+        else:
+            return False
+        return True
 
 
 def _int(command: Mapping[str, Any], name: str, default: int) -> int:
     value = command.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer")
+    return value
+
+
+def _text(command: Mapping[str, Any], name: str) -> str:
+    value = command.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
     return value

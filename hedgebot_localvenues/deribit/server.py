@@ -93,6 +93,7 @@ class DeribitSimServer:
         )
         self.hub = SubscriptionHub(self.state)
         self.faults = FaultController(self.hub)
+        self.hub.faults = self.faults
         self.requests = RequestLog()
         self.dispatcher = Dispatcher(self.state, self.faults, self.requests, credits)
         self.speed = speed

@@ -76,6 +76,9 @@ class VenueState:
         self._listeners: list[AccountListener] = []
         self._activations: dict[str, int | None] = {}
         self._tick = asyncio.Event()
+        self.residual_at_create: dict[str, dict[str, float]] = {}
+        """Per order id: each currency's equity + delta_total the moment its create arrived
+        (what the account still needed, as the venue itself figured it; read by test probes)."""
 
     # ---- basics --------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -94,6 +97,11 @@ class VenueState:
     def add_listener(self, listener: AccountListener) -> None:
         """Tell `listener` about every order, trade and account change."""
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: AccountListener) -> None:
+        """Stop telling `listener` about changes (no-op if it was not listening)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def instrument(self, symbol: str) -> Instrument:
         """A listed instrument; Deribit's invalid-instrument error otherwise."""

@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode
 
 from hedgebot.model.account import AccountSnapshot
 from hedgebot_localvenues.deribit.channels import Channel
+from hedgebot_localvenues.deribit.faults import FaultController
 from hedgebot_localvenues.deribit.registry import OrderRecord, TradeRecord
 from hedgebot_localvenues.deribit.rpc import notification
 from hedgebot_localvenues.deribit.session import WsSession
@@ -37,6 +38,9 @@ class SubscriptionHub:
 
     def __init__(self, state: VenueState) -> None:
         self.state = state
+        self.faults: FaultController | None = None
+        """Consulted for notification delays and lost confirmations (set by the server)."""
+        self._muted: set[str] = set()
         self.sessions: set[WsSession] = set()
         self._pending_changes: dict[tuple[str, str], dict[str, list[Any]]] = {}
         self._change_ids: dict[str, int] = {}
@@ -171,11 +175,15 @@ class SubscriptionHub:
     # ---- AccountListener -----------------------------------------------------------------
     def order_changed(self, record: OrderRecord) -> None:
         """Push ``user.orders`` and queue ``user.changes``."""
+        if self.faults is not None and self.faults.muted_orders > 0:
+            self._muted.add(record.order_id)
+        if record.order_id in self._muted:
+            return  # this order's cancel confirmation is lost, and everything after it
         order = encode_order(self.state, record)
         for session, channel in self._user_channels(record.account, "user.orders"):
             if channel.covers(record.instrument):
                 data: Any = order if channel.interval == "raw" else [order]
-                session.enqueue(notification(channel.name, data))
+                self._send(session, "user.orders", notification(channel.name, data))
         pending = self._pending(record.account, record.instrument.symbol)
         pending["orders"] = [o for o in pending["orders"] if o["order_id"] != record.order_id]
         pending["orders"].append(order)
@@ -188,7 +196,7 @@ class SubscriptionHub:
         data = trade_json(trade, record)
         for session, channel in self._user_channels(record.account, "user.trades"):
             if channel.covers(record.instrument):
-                session.enqueue(notification(channel.name, [data]))
+                self._send(session, "user.trades", notification(channel.name, [data]))
         public = {k: data[k] for k in _PUBLIC_TRADE_KEYS if k in data}
         for session in list(self.sessions):
             for channel in list(session.channels.values()):
@@ -210,7 +218,7 @@ class SubscriptionHub:
         for session, channel in sessions:
             summary = summaries.get(channel.currency)
             if summary is not None:
-                session.enqueue(notification(channel.name, summary))
+                self._send(session, "user.portfolio", notification(channel.name, summary))
 
     async def push_portfolios(self) -> None:
         """Push fresh ``user.portfolio`` data to every account somebody watches."""
@@ -243,7 +251,15 @@ class SubscriptionHub:
             instrument = self.state.instrument(symbol)
             for session, channel in self._user_channels(account, "user.changes"):
                 if channel.covers(instrument):
-                    session.enqueue(notification(channel.name, data))
+                    self._send(session, "user.changes", notification(channel.name, data))
+
+    def _send(self, session: WsSession, family: str, frame: dict[str, Any]) -> None:
+        """Queue a private notification, late by the armed delay of its channel family."""
+        delay = self.faults.notify_delay_ms.get(family, 0) if self.faults is not None else 0
+        if delay <= 0:
+            session.enqueue(frame)
+        else:
+            asyncio.get_running_loop().call_later(delay / 1000, session.enqueue, frame)
 
     def _user_channels(self, account: str, family: str) -> list[tuple[WsSession, Channel]]:
         return [

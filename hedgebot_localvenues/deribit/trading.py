@@ -61,6 +61,10 @@ async def _place(state: VenueState, call: Call, side: Side) -> Any:
     depth = state.market.depth(instrument)
     spec = replace(spec, price=post_only_price(spec, depth))
     record = _new_record(state, account, spec)
+    figures = state.account_figures(await state.broker(account).snapshot())
+    state.residual_at_create[record.order_id] = {
+        f.currency: f.equity + f.delta_total for f in figures
+    }
     if spec.time_in_force == "fill_or_kill" and not fill_or_kill_fillable(spec, depth):
         state.on_record(replace(record, state="cancelled", cancel_reason="fill_or_kill"))
         return order_response(state, record.order_id, [])

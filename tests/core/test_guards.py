@@ -20,6 +20,7 @@ from hedgebot.core.guards import (
     check_kill_switch,
     check_order,
     engage_kill_switch,
+    forget_notional,
     halt_underlying,
     prune_sends,
     record_accept,
@@ -380,13 +381,11 @@ def test_consecutive_rejects_halt_and_an_accept_resets(outcomes: list[bool]) -> 
         streak = streak + 1 if rejected else 0
 
 
-def test_a_create_the_venue_never_placed_frees_its_share_of_the_rate_limits() -> None:
-    """Rate-limited creates were counted as sends and then blocked the next real hedge on the
-    notional-per-minute limit; forgetting them frees the window again."""
-    from hedgebot.core.guards import forget_send
-
-    state = record_send(GuardState(), now_ms=NOW, notional_usd=95_000.0)
-    assert not check(state, now_ms=NOW + 1_000, notional_usd=10_000.0).allowed
-    freed = forget_send(state, sent_ms=NOW, notional_usd=95_000.0)
-    assert check(freed, now_ms=NOW + 1_000, notional_usd=10_000.0).allowed
-    assert forget_send(freed, sent_ms=NOW, notional_usd=95_000.0) == freed
+def test_a_create_refused_unplaced_gives_back_its_notional_but_not_its_send() -> None:
+    """A rate-limited create never reached the book: its notional stops counting towards the
+    minute and hour budgets, the send still counts towards the order rate."""
+    state = record_send(GuardState(), now_ms=NOW, notional_usd=300_000.0)
+    state = record_send(state, now_ms=NOW + 5, notional_usd=180_000.0)
+    state = forget_notional(state, sent_ms=NOW, notional_usd=300_000.0)
+    assert state.sent_within(now_ms=NOW + 10, window_ms=MINUTE_MS) == (2, 180_000.0)
+    assert forget_notional(state, sent_ms=NOW + 1, notional_usd=1.0) is state

@@ -33,12 +33,26 @@ from hedgebot.core.lifecycle import (
     VenueStatus,
     apply,
 )
+from hedgebot.core.settlement import Settlement, in_flight_signed, is_settled
 from hedgebot.model.errors import HedgebotError
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderRequest, OrderStatus, OrderUpdate, Side
 
 KEY = InstrumentKey("deribit", "BTC_USDC-PERPETUAL")
 AMOUNT = 0.3
+
+
+def _seen(order: TrackedOrder) -> Settlement:
+    """The settlement of `order` once an account state containing all its fills was seen."""
+    return Settlement().fill_known(order.filled_amount, at_ms=0).state_seen(1)
+
+
+def _in_flight(order: TrackedOrder) -> float:
+    return in_flight_signed(order, _seen(order))
+
+
+def _blocks(order: TrackedOrder) -> bool:
+    return not is_settled(order, _seen(order))
 
 
 def request(
@@ -83,8 +97,8 @@ def test_timeout_then_found_open_then_filled() -> None:
     """An order whose create timed out is counted in flight, found by lookup, then fills."""
     unknown = run(pending(), SubmitTimedOut(at_ms=2_000, reason="read timeout"))
     assert unknown.state is OrderState.UNKNOWN
-    assert unknown.in_flight_signed == pytest.approx(-AMOUNT)
-    assert unknown.blocks_instrument
+    assert _in_flight(unknown) == pytest.approx(-AMOUNT)
+    assert _blocks(unknown)
     assert unknown.reason == "read timeout"
 
     missed = run(unknown, LookupMissed(at_ms=3_000), LookupMissed(at_ms=4_000))
@@ -94,12 +108,12 @@ def test_timeout_then_found_open_then_filled() -> None:
     found = apply(missed, FoundByLookup(update=update(OrderStatus.OPEN), at_ms=5_000))
     assert found.state is OrderState.OPEN
     assert found.venue_order_id == "v-1"
-    assert found.blocks_instrument
+    assert _blocks(found)
 
     filled = apply(found, FillApplied(trade_id="t1", amount=AMOUNT, at_ms=6_000))
     assert filled.state is OrderState.FILLED
-    assert filled.in_flight_signed == 0.0
-    assert not filled.blocks_instrument
+    assert _in_flight(filled) == 0.0
+    assert not _blocks(filled)
     assert filled.updated_ms == 6_000
 
 
@@ -113,8 +127,8 @@ def test_timeout_then_lost_then_late_fill_is_applied() -> None:
     )
     assert lost.state is OrderState.LOST
     assert lost.is_terminal
-    assert lost.in_flight_signed == 0.0
-    assert not lost.blocks_instrument
+    assert _in_flight(lost) == 0.0
+    assert not _blocks(lost)
     assert lost.reason == "not found after 1 lookup"
 
     part = apply(lost, FillApplied(trade_id="t1", amount=0.1, at_ms=5_000))
@@ -138,7 +152,7 @@ def test_late_fill_after_cancel_counts_and_keeps_cancelled() -> None:
     late = apply(cancelled, FillApplied(trade_id="t1", amount=0.05, at_ms=5_000))
     assert late.state is OrderState.CANCELLED
     assert late.filled_amount == pytest.approx(0.05)
-    assert late.in_flight_signed == 0.0
+    assert _in_flight(late) == 0.0
 
 
 def test_duplicate_fill_is_counted_once() -> None:
@@ -174,7 +188,7 @@ def test_cumulative_report_and_trades_are_not_added_together() -> None:
         FillApplied(trade_id="t2", amount=0.1, at_ms=4_000),
     )
     assert traded.filled_amount == pytest.approx(0.2)
-    assert traded.in_flight_signed == pytest.approx(-0.1)
+    assert _in_flight(traded) == pytest.approx(-0.1)
     assert traded.state is OrderState.PARTIALLY_FILLED
 
 
@@ -223,8 +237,8 @@ def test_float_noise_completes_the_order() -> None:
 
 def test_in_flight_is_signed_by_side() -> None:
     """A buy in flight counts positive and a sell negative."""
-    assert pending(Side.BUY).in_flight_signed == pytest.approx(AMOUNT)
-    assert pending(Side.SELL).in_flight_signed == pytest.approx(-AMOUNT)
+    assert _in_flight(pending(Side.BUY)) == pytest.approx(AMOUNT)
+    assert _in_flight(pending(Side.SELL)) == pytest.approx(-AMOUNT)
 
 
 @pytest.mark.parametrize(
@@ -496,11 +510,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         """Live: in flight + filled == amount, signed by side; terminal: nothing in flight."""
         order = self.order
         if order.state.is_live:
-            assert order.blocks_instrument
-            assert -order.in_flight_signed + order.filled_amount == pytest.approx(AMOUNT)
+            assert _blocks(order)
+            assert -_in_flight(order) + order.filled_amount == pytest.approx(AMOUNT)
         else:
-            assert order.in_flight_signed == 0.0
-            assert not order.blocks_instrument
+            assert _in_flight(order) == 0.0
+            assert not _blocks(order)
 
 
 LifecycleMachine.TestCase.settings = settings(

@@ -1,5 +1,5 @@
 """A create the venue never placed (rate limited, or never found by client id) stops counting
-towards the gatekeeper's notional and order rates: the next real hedge is not refused for it."""
+towards the gatekeeper's notional budgets: the next real hedge is not refused for it."""
 
 from __future__ import annotations
 
@@ -64,12 +64,12 @@ def test_a_rate_limited_create_does_not_use_up_the_notional_per_minute() -> None
     gatekeeper = _gatekeeper()
     first = _check(NOW, 1.5)  # $90,000 of the $100,000 a minute
     assert gatekeeper.veto(first) is None
-    gatekeeper.sent(first, client_id="hbabcdefn1")
+    gatekeeper.sent(first)
     second = _check(NOW + 5_000, 0.5)
     refusal = gatekeeper.veto(second)
     assert refusal is not None
     assert "notional" in refusal
-    gatekeeper.not_placed("hbabcdefn1")  # the venue said: rate limited, not placed
+    gatekeeper.unsent(first)  # the venue said: rate limited, not placed
     assert gatekeeper.veto(second) is None
-    gatekeeper.not_placed("hbabcdefn1")  # a second report changes nothing
+    gatekeeper.unsent(first)  # a second report changes nothing
     assert gatekeeper.veto(second) is None

@@ -1,7 +1,8 @@
 """The fault campaign's fast CI subset: the real daemon, live through unmodified ccxt against the
 local exchange, under one fixed scenario per main fault kind (a kill -9 and restart among them);
-nothing is hedged twice, no fill is lost or doubled, the daemon survives, and the account is
-back in its band once the faults stop. The full campaign is ``bash scripts/campaign.sh``."""
+nothing is hedged twice (judged strictly: no order beyond what the venue still needed), no fill
+is lost or doubled, the daemon survives, and the account is back in its band once the faults
+stop. The full campaign is ``bash scripts/campaign.sh``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.chaos.campaign import run_campaign
-from tests.e2e.chaos.invariants import Evidence, check, no_overshoot
+from tests.e2e.chaos.invariants import Evidence, check, no_overshoot, sized_to_need
 from tests.e2e.chaos.probes import (
     Create,
     Figures,
@@ -60,6 +61,16 @@ SUBSET = (
     ),
     _scenario(
         7, Fault(kind=K.KILL_RESTART, params={"kills": 1, "at": "lost_create", "down_s": 0.5})
+    ),
+    _scenario(
+        8,
+        Fault(
+            kind=K.NOTIFY_TIMING,
+            params={"user.orders": 1200, "user.trades": 60, "user.changes": 300},
+        ),
+        Fault(kind=K.READ_SPACING, params={"private/get_account_summaries": 400}),
+        orders=0,
+        window_s=5.0,
     ),
 )
 
@@ -138,3 +149,29 @@ def test_the_overshoot_check_flags_a_trade_that_pushes_past_one_max_order() -> N
     past = [sample(0, 10.0, 0.0), sample(1, -6.0, -960_000.0)]
     assert no_overshoot(closer) == []
     assert len(no_overshoot(past)) == 1
+
+
+def test_the_strict_check_flags_an_order_beyond_the_venues_need() -> None:
+    """A second sell of 4.27 BTC when the venue's equity + delta_total was +0.25 (the need was
+    already met) is flagged; a sell of what was still needed, rounded up to a lot, is not."""
+
+    def order(label: str, coin: float, residual: float) -> VenueOrder:
+        return VenueOrder(
+            order_id=f"o-{label}",
+            label=label,
+            symbol="BTC-PERPETUAL",
+            created_ms=0,
+            updated_ms=0,
+            is_open=False,
+            amount=abs(coin) * 60_000,
+            filled=abs(coin) * 60_000,
+            currency="BTC",
+            coin=coin,
+            lot_coin=10 / 60_000,
+            residual_at_create=residual,
+        )
+
+    assert sized_to_need([order("first", -4.5, 4.5 - 10 / 60_000 / 2)]) == []
+    flagged = sized_to_need([order("second", -4.27, 0.25)])
+    assert len(flagged) == 1
+    assert "second" in flagged[0]

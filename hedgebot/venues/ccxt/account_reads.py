@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from hedgebot.clock import Clock
-from hedgebot.model.account import AccountSnapshot, Position
+from hedgebot.model.account import AccountSnapshot, Position, SnapshotPart
 from hedgebot.model.errors import BadVenueData
 from hedgebot.venues.ccxt.balances import funds_from_ccxt_balance
 from hedgebot.venues.ccxt.markets import MarketCatalog
@@ -55,9 +55,16 @@ class AccountReader:
         self._backoff = backoff
 
     async def snapshot(self) -> AccountSnapshot:
-        """Positions, collateral and margin now (raises hedgebot errors only)."""
-        raw_positions = await self._positions()
-        balance = await self._read("fetch_balance", self._exchange.fetch_balance)
+        """Positions, collateral and margin now (raises hedgebot errors only).
+
+        The two parts are separate requests (ccxt's rate limiter spaces them): each is stamped
+        with the time its *first* request was sent, never with when the last answer arrived, so
+        a fill landing between them is not taken as contained in the positions.
+        """
+        positions_started, raw_positions = await self._stamped(self._positions)
+        funds_started, balance = await self._stamped(
+            partial(self._read, "fetch_balance", self._exchange.fetch_balance)
+        )
         funds = funds_from_ccxt_balance(balance, exchange_id=self._exchange_id)
         return AccountSnapshot(
             account=self._account,
@@ -66,7 +73,17 @@ class AccountReader:
             positions=tuple(self._convert_positions(raw_positions)),
             collateral=funds.collateral,
             margin=funds.margin,
+            read_started_ms={
+                SnapshotPart.POSITIONS: positions_started,
+                SnapshotPart.FUNDS: funds_started,
+            },
         )
+
+    async def _stamped(self, read: Callable[[], Awaitable[Any]]) -> tuple[int, Any]:
+        """(local time the read started, its result). A retried read keeps its first start:
+        the earliest time is the safe one, since any attempt's answer may be the one used."""
+        started = self._clock.now_ms()
+        return started, await read()
 
     async def open_orders(self, symbols: Iterable[str]) -> list[dict[str, Any]]:
         """Every open order (Deribit: of every currency; elsewhere: of `symbols`)."""

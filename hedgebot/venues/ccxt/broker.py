@@ -7,7 +7,8 @@ Owns the account's event stream and reconciliation:
 * REST polling of positions and balances every ``poll_interval_s`` (Deribit has no
   ``watchPositions``), pushed as account snapshots;
 * a full REST reconciliation (snapshot, open orders, fills since the last one seen) after every
-  websocket error and whenever the private streams have been silent for ``reconcile_interval_s``,
+  websocket error and whenever the private streams have been silent for ``reconcile_interval_s``
+  (the private websockets are then recycled, as a stalled receive loop looks just like silence),
   because ccxt loses the events of a gap;
 * two ccxt instances: ``exchange`` for streams and reads, ``order_exchange`` (never reusing a
   connection, see `exchange_factory`) for order entry, so orders never queue behind reads.
@@ -107,6 +108,7 @@ class CcxtBroker:
             backoff=self._backoff,
         )
         self._newest_fill_ms = clock.now_ms()
+        self._recycled_ms = -(10**15)
 
     @classmethod
     async def open(
@@ -244,6 +246,10 @@ class CcxtBroker:
             try:
                 items = await asyncio.wait_for(watch(), self._reconcile_interval_s)
             except TimeoutError:
+                # Quiet, or stalled (Deribit's receive loop stops after an error frame and
+                # nothing says so): recycle the private websockets like a stale market feed,
+                # then read over REST what they may have missed.
+                await self._recycle_private(stream)
                 await self._reconcile_logged(sink, reason=f"{stream} quiet")
                 continue
             except asyncio.CancelledError:
@@ -264,6 +270,21 @@ class CcxtBroker:
             log.warning("broker.stream_dropped", stream=stream, error=str(error), wait_s=wait)
             await self._clock.sleep(wait)
             await self._reconcile_logged(sink, reason=f"{stream} reconnect")
+
+    async def _recycle_private(self, stream: str) -> None:
+        """Close the private websocket clients, at most once per quiet interval (both watches
+        notice the same silence); the next watch reconnects, logs in and resubscribes."""
+        now = self._clock.now_ms()
+        if now - self._recycled_ms < self._reconcile_interval_s * 500:
+            return
+        self._recycled_ms = now
+        log.warning("broker.stream_recycled", account=self.account, stream=stream)
+        try:
+            await self._exchange.close_ws_clients()
+        except Exception as exc:  # a half-dead socket may fail to close: it is dropped anyway
+            log.warning(
+                "broker.recycle_failed", account=self.account, error=str(translate_error(exc))
+            )
 
     def _dispatch(self, sink: AccountSink, stream: str, items: Iterable[Any]) -> None:
         for item in items:

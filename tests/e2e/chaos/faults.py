@@ -57,6 +57,37 @@ async def _arm(server: DeribitSimServer, fault: Fault, switch: ChaosSwitch) -> N
         switch.hold_ms = int(params["hold_ms"])
         switch.stale_snapshots = bool(params["stale_snapshots"])
         switch.enabled = True
+    else:
+        await _arm_timing(server, fault)
+
+
+VENUE_TIMING = frozenset({FaultKind.NOTIFY_TIMING, FaultKind.READ_SPACING})
+"""Kinds that describe how the venue behaves rather than an incident: armed before the daemon
+starts (its start-up races them too) and kept until the window ends."""
+
+
+async def arm_venue_timing(server: DeribitSimServer, scenario: Scenario) -> None:
+    """Arm the scenario's venue-timing faults now, before the daemon starts."""
+    for fault in scenario.faults:
+        if fault.kind in VENUE_TIMING:
+            await _arm_timing(server, fault)
+
+
+async def _arm_timing(server: DeribitSimServer, fault: Fault) -> None:
+    """The timing faults: late notifications, spaced reads, resting orders whose cancel
+    confirmation is lost (and private streams stalled by two error frames)."""
+    faults, params = server.faults, fault.params
+    if fault.kind is FaultKind.NOTIFY_TIMING:
+        for family, ms in params.items():
+            faults.delay_notifications(str(family), int(ms))
+    elif fault.kind is FaultKind.READ_SPACING:
+        for method, ms in params.items():
+            faults.delay_method(str(method), int(ms))
+    elif fault.kind is FaultKind.LOST_CANCEL:
+        faults.rest_next_orders(int(params["count"]))
+        faults.lose_cancel_confirmations(int(params["count"]))
+        for _ in range(int(params["error_frames"])):
+            await faults.send_error_frame(code=11094)
 
 
 async def _during(server: DeribitSimServer, scenario: Scenario) -> None:
@@ -82,6 +113,8 @@ def _pending(server: DeribitSimServer, switch: ChaosSwitch) -> bool:
     if switch.enabled and not switch.injected:
         return True
     state = server.faults.state()
+    if state["resting_orders"] or state["lost_cancel_confirmations"]:
+        return True
     return bool(state["lost_orders"]) or any(
         rule["methods"] is not None for rule in state["errors"]
     )

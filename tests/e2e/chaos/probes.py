@@ -60,6 +60,13 @@ class VenueOrder:
     is_open: bool
     amount: float
     filled: float
+    currency: str = ""
+    coin: float = 0.0
+    """Signed coin delta of the whole order at its limit price (+ buys)."""
+    lot_coin: float = 0.0
+    """Coin delta of one contract at that price (lot rounding)."""
+    residual_at_create: float | None = None
+    """The venue's equity + delta_total of `currency` when the create arrived (hedge − need)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,19 +129,30 @@ class ExchangeProbe:
 
     def orders(self) -> list[VenueOrder]:
         """Our orders on the exchange, oldest first."""
-        return [
-            VenueOrder(
-                order_id=o.order_id,
-                label=o.label,
-                symbol=o.instrument.symbol,
-                created_ms=o.created_ms,
-                updated_ms=o.updated_ms,
-                is_open=o.is_open,
-                amount=o.amount,
-                filled=o.filled_amount,
+        state = self.server.state
+        result = []
+        for o in state.registry.orders_of(ACCOUNT):
+            instrument = o.instrument
+            price = o.price if o.price > 0 else 1.0
+            per_unit = 1 / price if instrument.amount_is_usd else 1.0
+            currency = instrument.underlying
+            result.append(
+                VenueOrder(
+                    order_id=o.order_id,
+                    label=o.label,
+                    symbol=instrument.symbol,
+                    created_ms=o.created_ms,
+                    updated_ms=o.updated_ms,
+                    is_open=o.is_open,
+                    amount=o.amount,
+                    filled=o.filled_amount,
+                    currency=currency,
+                    coin=o.side.sign * o.amount * per_unit,
+                    lot_coin=instrument.contract_size * per_unit,
+                    residual_at_create=state.residual_at_create.get(o.order_id, {}).get(currency),
+                )
             )
-            for o in self.server.state.registry.orders_of(ACCOUNT)
-        ]
+        return result
 
     def trades(self) -> list[VenueTrade]:
         """Our trades on the exchange, oldest first, each with its order's label."""

@@ -31,6 +31,17 @@ class FaultKind(StrEnum):
     STALE_FEED = "stale_feed"
     PRICE_GAP = "price_gap"
     KILL_RESTART = "kill_restart"
+    NOTIFY_TIMING = "notify_timing"
+    """Order, trade, position-change and account-summary notifications each late by its own
+    delay, so they arrive in any order relative to each other and to REST reads."""
+    READ_SPACING = "read_spacing"
+    """The requests of one account read spaced apart (rate-limit spacing): fills land between
+    the positions and the account summaries."""
+    LOST_CANCEL = "lost_cancel"
+    """Orders rest, and the confirmation of their cancel never arrives (optionally with the
+    private streams stalled by two error frames)."""
+    KILL_AT_CREATE = "kill_at_create"
+    """kill -9 within 5 ms of the exchange executing a create, then restart."""
 
 
 IN_PROCESS_ONLY = frozenset({FaultKind.DUP_FILLS, FaultKind.REORDER})
@@ -39,6 +50,8 @@ IN_PROCESS_ONLY = frozenset({FaultKind.DUP_FILLS, FaultKind.REORDER})
 NEEDS_IN_PROCESS = IN_PROCESS_ONLY | {FaultKind.REJECT}
 """Kinds that cannot share a scenario with a kill: event chaos, and rejects (whose halt the
 operator lifts through the in-process runtime)."""
+
+KILL_KINDS = frozenset({FaultKind.KILL_RESTART, FaultKind.KILL_AT_CREATE})
 
 ALL_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
 
@@ -84,7 +97,7 @@ class Scenario:
     @property
     def in_process(self) -> bool:
         """True when the daemon runs in the scenario's process (no kill/restart)."""
-        return FaultKind.KILL_RESTART not in self.kinds
+        return not self.kinds & KILL_KINDS
 
     def fault(self, kind: FaultKind) -> Fault | None:
         """The scenario's fault of one kind, if any."""
@@ -152,6 +165,20 @@ def _params(kind: FaultKind, rng: random.Random) -> dict[str, Any]:
             "at": rng.choice(["create", "create", "lost_create", "random"]),
             "down_s": rng.choice([0.0, 0.5, 2.0]),
         },
+        FaultKind.NOTIFY_TIMING: lambda: {
+            family: rng.choice([0, 60, 300, 1200])
+            for family in ("user.orders", "user.trades", "user.changes", "user.portfolio")
+        },
+        FaultKind.READ_SPACING: lambda: {
+            "private/get_positions": rng.choice([0, 30]),
+            "private/get_account_summaries": rng.choice([50, 150, 400]),
+            "private/get_account_summary": rng.choice([50, 150, 400]),
+        },
+        FaultKind.LOST_CANCEL: lambda: {
+            "count": rng.randint(1, 2),
+            "error_frames": rng.choice([0, 2]),
+        },
+        FaultKind.KILL_AT_CREATE: lambda: {"kills": rng.randint(1, 2), "down_s": 0.0},
     }
     return dict(draws[kind]())
 
@@ -159,10 +186,10 @@ def _params(kind: FaultKind, rng: random.Random) -> dict[str, Any]:
 def _second_kind(first: FaultKind, kinds: Sequence[FaultKind], rng: random.Random) -> FaultKind:
     """A different kind that can share a scenario with `first`."""
     options = [k for k in kinds if k is not first]
-    if first is FaultKind.KILL_RESTART:
-        options = [k for k in options if k not in NEEDS_IN_PROCESS]
+    if first in KILL_KINDS:
+        options = [k for k in options if k not in NEEDS_IN_PROCESS | KILL_KINDS]
     if first in NEEDS_IN_PROCESS:
-        options = [k for k in options if k is not FaultKind.KILL_RESTART]
+        options = [k for k in options if k not in KILL_KINDS]
     return rng.choice(options) if options else first
 
 

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import IO
 
 from hedgebot.clock import WallClock
+from hedgebot.model.account import AccountSnapshot
+from hedgebot_localvenues.deribit.registry import OrderRecord, TradeRecord
 from hedgebot_localvenues.deribit.server import DeribitSimServer
 from tests.e2e.chaos.probes import ExchangeProbe, read_journal
-from tests.e2e.chaos.rig import CONFIG, daemon_environ
+from tests.e2e.chaos.rig import ACCOUNT, CONFIG, daemon_environ
 from tests.e2e.chaos.scenarios import FaultKind, Scenario
 
 START_TIMEOUT_S = 45.0
@@ -98,6 +100,12 @@ class SubprocessDaemon:
             self.problems.append(problem)
         return False
 
+    def kill_now(self) -> None:
+        """SIGKILL from a synchronous callback, without waiting for the process to end."""
+        if self._process is not None and self.check_alive():
+            self._killed = True
+            self._process.send_signal(signal.SIGKILL)
+
     async def kill(self) -> None:
         """SIGKILL, as a crash would."""
         if self._process is None or not self.check_alive():
@@ -163,15 +171,54 @@ async def _kill_point(server: DeribitSimServer, at: str, rng: random.Random, jou
     return "after a create" if hit else "timeout waiting for a create"
 
 
+class _KillOnCreate:
+    """An exchange account listener that kill -9s the daemon the moment the exchange registers a
+    new order of ours: within the create's own execution, before its answer is sent."""
+
+    def __init__(self, daemon: SubprocessDaemon, known: set[str]) -> None:
+        self._daemon = daemon
+        self._known = known
+        self.hit: str | None = None
+
+    def order_changed(self, record: OrderRecord) -> None:
+        if self.hit is None and record.order_id not in self._known:
+            self._daemon.kill_now()
+            self.hit = f"{record.label} within its create"
+
+    def trade_added(self, trade: TradeRecord) -> None:
+        """Trades do not trigger the kill."""
+
+    def account_changed(self, snapshot: AccountSnapshot) -> None:
+        """Account changes do not trigger the kill."""
+
+
+async def _kill_at_create(server: DeribitSimServer, daemon: SubprocessDaemon) -> str:
+    known = {o.order_id for o in server.state.registry.orders_of(ACCOUNT)}
+    trap = _KillOnCreate(daemon, known)
+    server.state.add_listener(trap)
+    try:
+        await _until(lambda: trap.hit is not None, KILL_POINT_TIMEOUT_S)
+    finally:
+        server.state.remove_listener(trap)
+    await daemon.kill()
+    return trap.hit or "timeout waiting for a create"
+
+
 async def run_kills(
     server: DeribitSimServer, scenario: Scenario, daemon: SubprocessDaemon
 ) -> list[str]:
     """Kill -9 and restart the daemon at the scenario's kill points; what each kill hit."""
-    fault = scenario.fault(FaultKind.KILL_RESTART)
-    if fault is None:
-        return []
     rng = random.Random(scenario.seed)
     hits = []
+    at_create = scenario.fault(FaultKind.KILL_AT_CREATE)
+    if at_create is not None:
+        for _ in range(int(at_create.params["kills"])):
+            hits.append(await _kill_at_create(server, daemon))
+            await _clock.sleep(float(at_create.params["down_s"]))
+            await daemon.restart()
+    fault = scenario.fault(FaultKind.KILL_RESTART)
+    if fault is None:
+        return hits
     for _ in range(int(fault.params["kills"])):
         hits.append(await _kill_point(server, str(fault.params["at"]), rng, daemon.journal_path))
         await daemon.kill()
