@@ -46,4 +46,5 @@ async def test_deribit_options_are_hedged_with_a_binance_linear_perp(tmp_path: P
     assert set(accounts) == {"options", "hedging"}, "both venues' margins are watched"
     assert accounts["hedging"].maintenance_margin > 0, "the hedge's margin comes from Binance"
     options = accounts["options"]
-    assert options.currency == "BTC" and options.equity > 10, "Deribit's coin equity (long calls)"
+    assert options.currency == "BTC"
+    assert options.equity > 10, "Deribit's coin equity: 10 BTC collateral plus the long calls"

@@ -13,7 +13,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from hedgebot.config import Settings, load_settings
-from hedgebot_localvenues.binance_usdm.cli import MAIN_KEY, build_server as build_binance
+from hedgebot_localvenues.binance_usdm.cli import MAIN_KEY
+from hedgebot_localvenues.binance_usdm.cli import build_server as build_binance
 from hedgebot_localvenues.binance_usdm.server import BinanceUsdmServer
 from hedgebot_localvenues.deribit.book_config import SeedPosition, SimAccount, SimBook, live_book
 from hedgebot_localvenues.deribit.cli import build_server as build_deribit
@@ -58,7 +59,9 @@ def deribit_index(server: DeribitSimServer, underlying: str) -> float | None:
     symbol = f"{underlying}-PERPETUAL"
     if symbol not in server.instrument_names:
         return None
-    return float(server.state.ticker(server.state.instrument(symbol))["index_price"])
+    index = server.state.ticker(server.state.instrument(symbol))["index_price"]
+    assert isinstance(index, int | float)
+    return float(index)
 
 
 @asynccontextmanager
