@@ -86,6 +86,8 @@ class BinanceUsdmServer:
         self.requests = RequestLog()
         self._listen_keys: dict[str, str] = {}
         self._sockets: list[_Socket] = []
+        self.user_stream_opened = asyncio.Event()
+        """Set when a user-data stream (a websocket with a listen key) connects."""
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.bound_port = 0
@@ -183,9 +185,9 @@ class BinanceUsdmServer:
                 "e": "bookTicker",
                 "u": now,
                 "s": contract.symbol,
-                "b": wire.num(touch.bid, 2),
+                "b": f"{touch.bid:.{contract.price_precision}f}",
                 "B": "5.000",
-                "a": wire.num(touch.ask, 2),
+                "a": f"{touch.ask:.{contract.price_precision}f}",
                 "A": "5.000",
                 "T": now,
                 "E": now,
@@ -383,9 +385,9 @@ class BinanceUsdmServer:
             rows.append(
                 {
                     "symbol": c.symbol,
-                    "bidPrice": wire.num(touch.bid, 2),
+                    "bidPrice": f"{touch.bid:.{c.price_precision}f}",
                     "bidQty": "5.000",
-                    "askPrice": wire.num(touch.ask, 2),
+                    "askPrice": f"{touch.ask:.{c.price_precision}f}",
                     "askQty": "5.000",
                     "time": now,
                     "lastUpdateId": now,
@@ -567,6 +569,8 @@ class BinanceUsdmServer:
         await ws.prepare(request)
         socket = _Socket(ws=ws, account=account)
         self._push_user_now(account)
+        if account is not None:
+            self.user_stream_opened.set()
         if tail and listen_key is None and "@" in tail:
             socket.streams.add(tail)  # /ws/<streamName>: a raw stream without SUBSCRIBE
         self._sockets.append(socket)
