@@ -212,11 +212,13 @@ async def test_a_lost_order_answer_is_found_by_client_id_and_not_sent_twice(
         with pytest.raises(OrderOutcomeUnknown):
             await broker.submit(request)
         found = await broker.lookup("hb1-lost-1", KEY)
+        fills = await broker.fills_of("hb1-lost-1", KEY)
     finally:
         await broker.close()
     assert found is not None
     assert found.status is OrderStatus.FILLED
     assert found.filled_amount == pytest.approx(0.5)
+    assert [(f.client_id, f.amount, f.side) for f in fills] == [("hb1-lost-1", 0.5, Side.SELL)]
     creates = server.requests.order_creates()
     assert [r.outcome for r in creates] == ["lost"]
     leg = server.ledger.accounts["main"].positions[("BTCUSDT", "BOTH")]
@@ -235,3 +237,34 @@ async def test_the_user_data_stream_reports_orders_to_ccxt(
     )
     orders = await asyncio.wait_for(watching, 5)
     assert orders[-1]["clientOrderId"] == "hb1-ws"
+
+
+async def test_a_hedge_mode_account_is_refused_at_start_up_with_one_line(
+    server: BinanceUsdmServer,
+) -> None:
+    """Binance dual-side position mode would reject every hedge: the broker refuses to open,
+    naming the setting to change, before any order."""
+    from pydantic import SecretStr
+
+    from hedgebot.model.errors import ConfigError
+
+    settings = VenueSettings(
+        driver="ccxt",
+        exchange="binanceusdm",
+        rest_url=server.url,
+        ws_url=server.ws_url,
+        api_key=SecretStr(HEDGE_MODE_KEY[0]),
+        api_secret=SecretStr(HEDGE_MODE_KEY[1]),
+    )
+    with pytest.raises(ConfigError, match=r"hedge mode .* switch the account to one-way") as info:
+        await CcxtBroker.open(
+            account="hedging",
+            venue="binance",
+            settings=settings,
+            clock=WallClock(),
+            client_id_prefix="hb1-",
+            symbols=["BTCUSDT"],
+        )
+    assert "\n" not in str(info.value)
+    assert "/fapi/v1/positionSide/dual" in server.requests.paths()
+    assert server.requests.order_creates() == []
