@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser(
         "exchange-sim", help="local Deribit-protocol exchange (127.0.0.1)", add_help=False
     )
+    # `--venue deribit|binanceusdm` (default deribit) is taken out of the rest by
+    # `_sim_venue`: argparse cannot mix an option with a REMAINDER that starts with options.
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
@@ -106,10 +108,38 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "exchange-sim":
         # The one import of hedgebot_localvenues from the product, lazy so that no other command
         # loads it (the named exception of the import contracts in pyproject.toml).
+        venue, rest = _sim_venue(args.rest)
+        if venue == "binanceusdm":
+            from hedgebot_localvenues.binance_usdm import main as binance_main
+
+            return binance_main(rest)
         from hedgebot_localvenues.deribit import main as exchange_main
 
-        return exchange_main(args.rest)
+        return exchange_main(rest)
     return _remote(args)
+
+
+SIM_VENUES = ("deribit", "binanceusdm")
+
+
+def _sim_venue(rest: Sequence[str]) -> tuple[str, list[str]]:
+    """`exchange-sim`'s ``--venue NAME`` (or ``--venue=NAME``) and the other arguments."""
+    args = list(rest)
+    venue = "deribit"
+    for position, arg in enumerate(args):
+        if arg == "--venue" and position + 1 < len(args):
+            venue = args[position + 1]
+            del args[position : position + 2]
+            break
+        if arg.startswith("--venue="):
+            venue = arg.split("=", 1)[1]
+            del args[position]
+            break
+    if venue not in SIM_VENUES:
+        from hedgebot.model.errors import ConfigError
+
+        raise ConfigError(f"exchange-sim --venue: {venue!r} is not one of {', '.join(SIM_VENUES)}")
+    return venue, args
 
 
 def _check_config(path: Path) -> int:

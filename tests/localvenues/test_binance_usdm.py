@@ -268,3 +268,48 @@ async def test_a_hedge_mode_account_is_refused_at_start_up_with_one_line(
     assert "\n" not in str(info.value)
     assert "/fapi/v1/positionSide/dual" in server.requests.paths()
     assert server.requests.order_creates() == []
+
+
+async def test_the_command_announces_its_urls_serves_ccxt_and_stops_on_sigint() -> None:
+    """``python -m hedgebot_localvenues.binance_usdm --port 0`` (what ``hedgebot exchange-sim
+    --venue binanceusdm`` runs) prints rest_url and ws_url, answers ccxt, and exits 0 on SIGINT."""
+    import signal
+    import sys
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hedgebot_localvenues.binance_usdm",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        urls: dict[str, str] = {}
+        while len(urls) < 2:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            assert line, "the command exited before announcing its URLs"
+            if " = " in line:
+                name, _, value = line.strip().partition(": ")[2].partition(" = ")
+                urls[name] = value
+        import ccxt.pro
+
+        client = ccxt.pro.binanceusdm({"timeout": 5000})
+        client.urls["api"] = override_endpoints(
+            client.urls["api"],
+            exchange_id="binanceusdm",
+            rest_url=urls["rest_url"],
+            ws_url=urls["ws_url"],
+        )
+        try:
+            book = await client.watch_bids_asks([PERP])
+        finally:
+            await client.close()
+        assert 0 < book[PERP]["bid"] < book[PERP]["ask"]
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 30)
+    assert code == 0
