@@ -21,6 +21,7 @@ from typing import Protocol
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.basis import cross_venue_basis
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
@@ -312,6 +313,13 @@ class Engine:
                 decision = _held(decision, f"guard: {veto}")
         self._journal_decision(underlying, per, decision, inputs.net_delta, now)
         orders = self.executor.stats.orders.get(underlying, 0)
+        index = self.state.index.get(underlying)
+        basis = cross_venue_basis(
+            hedge_venue=key.venue,
+            hedge_price=quote.mark_price,
+            reference_venue=None if index is None else index.venue,
+            reference_price=None if index is None else index.price,
+        )
         return UnderlyingView(
             underlying=underlying,
             price=price,
@@ -326,6 +334,7 @@ class Engine:
             fills=self.executor.stats.fills.get(underlying, 0),
             decision=decision.reason,
             trading=trading,
+            basis_bps=basis,
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:

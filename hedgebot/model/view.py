@@ -29,6 +29,9 @@ class UnderlyingView:
     decision: str
     trading: str
     """"active", or why this underlying does not trade now."""
+    basis_bps: float | None = None
+    """The hedge's mark over the index of another venue, in basis points (cross-venue hedges
+    only, `hedgebot.core.basis`)."""
 
     @property
     def outside_band(self) -> bool:
@@ -84,6 +87,7 @@ class TurnView:
                     "decision": u.decision,
                     "trading": u.trading,
                     "outside_band": u.outside_band,
+                    "basis_bps": u.basis_bps,
                 }
                 for name, u in self.underlyings.items()
             },

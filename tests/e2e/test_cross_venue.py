@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hedgebot.app import Runtime
 from hedgebot.model.view import TurnView
-from tests.support.cross_venue import cross_settings, cross_venue
+from tests.support.cross_venue import BASIS, cross_settings, cross_venue
 from tests.support.live_harness import Watcher, run_until
 
 
@@ -32,6 +32,11 @@ async def test_deribit_options_are_hedged_with_a_binance_linear_perp(tmp_path: P
     first, last = watcher.views[0].underlyings["BTC"], watcher.views[-1].underlyings["BTC"]
     assert first.net_delta > 5, "20 long calls carry several BTC of delta"
     assert abs(last.net_delta) <= 0.25 + 1e-9
+    assert last.basis_bps is not None, "the basis between the venues is reported"
+    assert abs(last.basis_bps - BASIS * 10_000) < 3, "Binance trades 8 bp over Deribit's index"
+    status = watcher.views[-1].to_dict()["underlyings"]
+    assert isinstance(status, dict)
+    assert status["BTC"]["basis_bps"] == last.basis_bps, "/status shows it"
     assert binance_position.amount < -5, "the hedge is a short linear perp of several BTC"
     assert abs(first.net_delta + binance_position.amount - last.net_delta) < 0.5
     assert not [m for m in deribit_methods if m in ("private/buy", "private/sell")]
