@@ -4,12 +4,16 @@ unmodified ccxt over HTTP and websockets."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from hedgebot.app import Runtime
 from hedgebot.model.view import TurnView
-from tests.support.cross_venue import BASIS, cross_settings, cross_venue
+from hedgebot_localvenues.common.faults import Fault
+from tests.support.cross_venue import BASIS, CrossVenue, cross_settings, cross_venue
 from tests.support.live_harness import Watcher, run_until
 
 
@@ -53,3 +57,63 @@ async def test_deribit_options_are_hedged_with_a_binance_linear_perp(tmp_path: P
     options = accounts["options"]
     assert options.currency == "BTC"
     assert options.equity > 10, "Deribit's coin equity: 10 BTC collateral plus the long calls"
+
+
+class _DropWebsocketsOnceHedging:
+    """Turn observer: once the first hedge order reached Binance, drop every websocket of both
+    venues (Binance's market and user-data streams, Deribit's JSON-RPC socket)."""
+
+    def __init__(self, venues: CrossVenue) -> None:
+        self._venues = venues
+        self.dropped_at_ms: int | None = None
+        self.tasks: list[asyncio.Task[object]] = []
+
+    def on_turn(self, view: TurnView) -> None:
+        if self.dropped_at_ms is None and self._venues.binance.requests.order_creates():
+            self.dropped_at_ms = view.now_ms
+            self._venues.binance.faults.drop_websockets = True
+            self.tasks.append(asyncio.create_task(self._venues.deribit.faults.drop_websockets()))
+
+
+async def test_faults_on_either_venue_are_survived_without_a_duplicate_hedge(
+    tmp_path: Path,
+) -> None:
+    """Binance loses the answer to the first create and rate-limits the next one; both venues
+    drop their websockets once hedging has begun. The daemon finds the lost order by client id,
+    reconnects both feeds, reaches the band, and Binance's position is exactly the sum of the
+    journaled fills: nothing was placed twice."""
+    async with cross_venue() as venues:
+        venues.binance.faults.arm(Fault(kind="lose_answer", path="/fapi/v1/order", method="POST"))
+        venues.binance.faults.arm(Fault(kind="rate_limit", path="/fapi/v1/order", method="POST"))
+        runtime = Runtime(cross_settings(venues, tmp_path), live=True, observers=[])
+        dropper = _DropWebsocketsOnceHedging(venues)
+        runtime.observers.append(dropper)
+        state = runtime.state
+
+        def recovered(view: TurnView) -> bool:
+            dropped = dropper.dropped_at_ms
+            return (
+                dropped is not None
+                and _hedged(view)
+                and state.feeds["binance"].reconnects >= 1
+                and state.feeds["deribit"].reconnects >= 1
+                and state.account_received_ms.get("hedging", 0) > dropped + 500
+            )
+
+        watcher = Watcher(recovered)
+        await run_until(runtime, watcher, timeout_s=90)
+        for task in dropper.tasks:
+            await task
+        leg = venues.binance.ledger.accounts["main"].positions[("BTCUSDT", "BOTH")]
+        creates = venues.binance.requests.order_creates()
+    assert venues.binance.faults.pending == 0, "both armed faults fired"
+    outcomes = [r.outcome for r in creates]
+    assert outcomes[:2] == ["lost", "429"]
+    client_ids = [r.params["newClientOrderId"] for r in creates]
+    assert len(client_ids) == len(set(client_ids)), "a client id was sent twice"
+    with sqlite3.connect(tmp_path / "journal-live.sqlite") as db:
+        fills = db.execute("SELECT client_id, side, amount FROM fills").fetchall()
+    journaled = sum(amount if side == "buy" else -amount for _, side, amount in fills)
+    assert client_ids[0] in {cid for cid, _, _ in fills}, "the lost order's fill was journaled"
+    assert leg.amount == pytest.approx(journaled, abs=1e-9), "venue position == journaled fills"
+    assert abs(watcher.views[-1].underlyings["BTC"].net_delta) <= 0.25 + 1e-9
