@@ -117,3 +117,49 @@ async def test_faults_on_either_venue_are_survived_without_a_duplicate_hedge(
     assert client_ids[0] in {cid for cid, _, _ in fills}, "the lost order's fill was journaled"
     assert leg.amount == pytest.approx(journaled, abs=1e-9), "venue position == journaled fills"
     assert abs(watcher.views[-1].underlyings["BTC"].net_delta) <= 0.25 + 1e-9
+
+
+async def test_paper_mode_uses_both_venues_quotes_and_no_private_endpoint(tmp_path: Path) -> None:
+    """Paper: real quotes from both local exchanges, fills simulated locally; neither exchange
+    sees a private call and no key is loaded."""
+    async with cross_venue() as venues:
+        settings = cross_settings(venues, tmp_path, mode="paper")
+        assert settings.venues["binance"].api_key is None
+        runtime = Runtime(settings, live=False, observers=[])
+        watcher = Watcher(_hedged)
+        await run_until(runtime, watcher, timeout_s=60)
+        binance = venues.binance.requests.all()
+        deribit_methods = venues.deribit.requests.methods()
+    assert [r.path for r in binance if r.private] == []
+    assert [m for m in deribit_methods if m.startswith("private/")] == []
+    assert venues.binance.ledger.accounts["main"].orders == {}
+    first, last = watcher.views[0].underlyings["BTC"], watcher.views[-1].underlyings["BTC"]
+    assert first.net_delta > 5
+    assert abs(last.net_delta) <= 0.25 + 1e-9
+    assert last.basis_bps is not None
+
+
+async def test_a_restart_reconciles_from_both_venues_and_sends_nothing_new(
+    tmp_path: Path,
+) -> None:
+    """After a hedged run stops, a second run reads both accounts back from the venues, finds
+    the book inside its band and places no order; its journal continues with no duplicate."""
+    async with cross_venue() as venues:
+        first_run = Runtime(cross_settings(venues, tmp_path), live=True, observers=[])
+        await run_until(first_run, Watcher(_hedged), timeout_s=60)
+        creates_before = len(venues.binance.requests.order_creates())
+        position_before = venues.binance.ledger.accounts["main"].positions[("BTCUSDT", "BOTH")]
+        amount_before = position_before.amount
+        second_run = Runtime(cross_settings(venues, tmp_path), live=True, observers=[])
+        settled = Watcher(lambda v: v.underlyings["BTC"].price > 0)
+        await run_until(second_run, settled, timeout_s=60)
+        creates_after = len(venues.binance.requests.order_creates())
+        position_after = venues.binance.ledger.accounts["main"].positions[("BTCUSDT", "BOTH")]
+    row = settled.views[-1].underlyings["BTC"]
+    assert not row.outside_band, "the second run saw the hedge it had placed before"
+    assert abs(row.net_delta) <= 0.25 + 1e-9
+    assert creates_after == creates_before, "the restart placed an order"
+    assert position_after.amount == amount_before
+    with sqlite3.connect(tmp_path / "journal-live.sqlite") as db:
+        ids = [cid for (cid,) in db.execute("SELECT client_id FROM orders")]
+    assert len(ids) == len(set(ids)) == creates_before

@@ -5,6 +5,7 @@ index times ``1 + basis``), and config/cross-venue-local.toml pointed at both.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -77,18 +78,28 @@ async def cross_venue(*, basis: float = BASIS) -> AsyncIterator[CrossVenue]:
             yield CrossVenue(deribit=deribit, binance=binance, book=book, call=call)
 
 
-def cross_settings(venues: CrossVenue, state_dir: Path) -> Settings:
-    """config/cross-venue-local.toml pointed at both local exchanges, live keys set."""
+def cross_settings(venues: CrossVenue, state_dir: Path, *, mode: str = "live") -> Settings:
+    """config/cross-venue-local.toml pointed at both local exchanges; live: keys set; paper:
+    no key, the options book and collateral from the Deribit book."""
     environ = {
+        "HEDGEBOT__MODE": mode,
         "HEDGEBOT__STATE_DIR": str(state_dir),
         "HEDGEBOT__VENUES__DERIBIT__REST_URL": venues.deribit.url,
         "HEDGEBOT__VENUES__DERIBIT__WS_URL": venues.deribit.ws_url,
         "HEDGEBOT__VENUES__DERIBIT__STALE_AFTER_S": "3",
-        "HEDGEBOT__VENUES__DERIBIT__API_KEY": "sim-main",
-        "HEDGEBOT__VENUES__DERIBIT__API_SECRET": "sim-main-secret",
         "HEDGEBOT__VENUES__BINANCE__REST_URL": venues.binance.url,
         "HEDGEBOT__VENUES__BINANCE__WS_URL": venues.binance.ws_url,
         "HEDGEBOT__VENUES__BINANCE__STALE_AFTER_S": "3",
+    }
+    if mode == "paper":
+        seed = venues.book.accounts["main"]
+        positions = [{"symbol": p.symbol, "amount": p.amount} for p in seed.positions]
+        environ["HEDGEBOT__ACCOUNTS__OPTIONS__POSITIONS"] = json.dumps(positions)
+        environ["HEDGEBOT__ACCOUNTS__OPTIONS__COLLATERAL"] = json.dumps(seed.collateral)
+        return load_settings(CONFIG, environ=environ)
+    environ |= {
+        "HEDGEBOT__VENUES__DERIBIT__API_KEY": "sim-main",
+        "HEDGEBOT__VENUES__DERIBIT__API_SECRET": "sim-main-secret",
         "HEDGEBOT__VENUES__BINANCE__API_KEY": MAIN_KEY[0],
         "HEDGEBOT__VENUES__BINANCE__API_SECRET": MAIN_KEY[1],
     }
