@@ -378,11 +378,12 @@ def _register_secrets(settings: Settings, *, live: bool) -> None:
     """Mask every configured secret in logs; key files are read only in live mode."""
     secrets = [settings.http.control_token, *settings.alerts.urls]
     for venue in settings.venues.values():
-        secrets += [venue.api_key, venue.api_secret]
+        secrets += [venue.api_key, venue.api_secret, venue.api_password]
         if live:
             secrets += [
                 read_secret(None, venue.api_key_file),
                 read_secret(None, venue.api_secret_file),
+                read_secret(None, venue.api_password_file),
             ]
     REDACTOR.register(secrets)
 
