@@ -106,20 +106,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(asyncio.run(risk_report(config=args.config)))
         return 0
     if args.command == "exchange-sim":
-        # The one import of hedgebot_localvenues from the product, lazy so that no other command
-        # loads it (the named exception of the import contracts in pyproject.toml).
-        venue, rest = _sim_venue(args.rest)
-        if venue == "binanceusdm":
-            from hedgebot_localvenues.binance_usdm import main as binance_main
-
-            return binance_main(rest)
-        from hedgebot_localvenues.deribit import main as exchange_main
-
-        return exchange_main(rest)
+        return _exchange_sim(args.rest)
     return _remote(args)
 
 
 SIM_VENUES = ("deribit", "binanceusdm")
+
+
+def _exchange_sim(argv: Sequence[str]) -> int:
+    # The one import of hedgebot_localvenues from the product, lazy so that no other command
+    # loads it (the named exception of the import contracts in pyproject.toml).
+    venue, rest = _sim_venue(argv)
+    if venue == "binanceusdm":
+        from hedgebot_localvenues.binance_usdm import main as binance_main
+
+        return binance_main(rest)
+    from hedgebot_localvenues.deribit import main as exchange_main
+
+    return exchange_main(rest)
 
 
 def _sim_venue(rest: Sequence[str]) -> tuple[str, list[str]]:
