@@ -313,12 +313,17 @@ class Engine:
                 decision = _held(decision, f"guard: {veto}")
         self._journal_decision(underlying, per, decision, inputs.net_delta, now)
         orders = self.executor.stats.orders.get(underlying, 0)
-        index = self.state.index.get(underlying)
+        others = [
+            i
+            for (venue, name), i in self.state.venue_index.items()
+            if name == underlying and venue != key.venue
+        ]
+        reference = max(others, key=lambda i: i.timestamp_ms) if others else None
         basis = cross_venue_basis(
             hedge_venue=key.venue,
             hedge_price=quote.mark_price,
-            reference_venue=None if index is None else index.venue,
-            reference_price=None if index is None else index.price,
+            reference_venue=None if reference is None else reference.venue,
+            reference_price=None if reference is None else reference.price,
         )
         return UnderlyingView(
             underlying=underlying,

@@ -26,6 +26,10 @@ SAFE_PARAMS = (
     "origClientOrderId",
     "orderId",
     "timeInForce",
+    "orderLinkId",
+    "positionIdx",
+    "qty",
+    "category",
 )
 
 
@@ -68,5 +72,18 @@ class RequestLog:
         return [r.path for r in self._records]
 
     def order_creates(self) -> list[Request]:
-        """Every order placement that reached the server (answered or not)."""
-        return [r for r in self._records if r.method == "POST" and r.path.endswith("/order")]
+        """Every order placement that reached the server (answered or not): Binance's
+        ``POST /fapi/v1/order``, Bybit's ``POST /v5/order/create``."""
+        return [
+            r
+            for r in self._records
+            if r.method == "POST" and r.path.endswith(("/fapi/v1/order", "/order/create"))
+        ]
+
+    def client_ids(self) -> list[str]:
+        """The client order id of every placement, in order (``newClientOrderId`` /
+        ``orderLinkId``)."""
+        return [
+            str(r.params.get("newClientOrderId") or r.params.get("orderLinkId") or "")
+            for r in self.order_creates()
+        ]
