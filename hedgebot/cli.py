@@ -110,7 +110,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _remote(args)
 
 
-SIM_VENUES = ("deribit", "binanceusdm")
+SIM_VENUES = ("deribit", "binanceusdm", "bybit")
 
 
 def _exchange_sim(argv: Sequence[str]) -> int:
@@ -121,6 +121,10 @@ def _exchange_sim(argv: Sequence[str]) -> int:
         from hedgebot_localvenues.binance_usdm import main as binance_main
 
         return binance_main(rest)
+    if venue == "bybit":
+        from hedgebot_localvenues.bybit import main as bybit_main
+
+        return bybit_main(rest)
     from hedgebot_localvenues.deribit import main as exchange_main
 
     return exchange_main(rest)
