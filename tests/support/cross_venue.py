@@ -108,6 +108,7 @@ def cross_settings(venues: CrossVenue, state_dir: Path, *, mode: str = "live") -
     environ = {
         "HEDGEBOT__MODE": mode,
         "HEDGEBOT__STATE_DIR": str(state_dir),
+        "HEDGEBOT__HTTP__ENABLED": "false",
         "HEDGEBOT__VENUES__DERIBIT__REST_URL": venues.deribit.url,
         "HEDGEBOT__VENUES__DERIBIT__WS_URL": venues.deribit.ws_url,
         "HEDGEBOT__VENUES__DERIBIT__STALE_AFTER_S": "3",
