@@ -522,17 +522,18 @@ def _register_secrets(settings: Settings, *, live: bool) -> None:
     ]
     reads = live or any(a.snapshot_from_venue for a in settings.accounts.values())
     for venue in settings.venues.values():
-        secrets += [venue.api_key, venue.api_secret]
+        secrets += [venue.api_key, venue.api_secret, venue.api_password]
         secrets += url_credentials(venue.rest_url) + url_credentials(venue.ws_url)
         if reads:
             secrets += [
                 read_secret(None, venue.api_key_file),
                 read_secret(None, venue.api_secret_file),
+                read_secret(None, venue.api_password_file),
             ]
     REDACTOR.register(secrets)
     if live:
         for venue in settings.venues.values():
-            for file in (venue.api_key_file, venue.api_secret_file):
+            for file in (venue.api_key_file, venue.api_secret_file, venue.api_password_file):
                 warning = secret_file_warning(file) if file is not None else None
                 if warning:
                     log.warning("secret_file.readable_by_others", detail=warning)

@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     # `exchange-sim` to it (so `hedgebot exchange-sim --help` lists them); this entry only names
     # the command in `hedgebot --help`.
     sim = commands.add_parser(
-        "exchange-sim", help="local Deribit-protocol exchange (127.0.0.1)", add_help=False
+        "exchange-sim",
+        help="local exchange: Deribit, or --venue binanceusdm|bybit (127.0.0.1)",
+        add_help=False,
     )
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -255,15 +257,53 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _remote(args)
 
 
+SIM_VENUES = ("deribit", "binanceusdm", "bybit")
+
+
 def _exchange_sim(argv: Sequence[str]) -> int:
     # The one import of hedgebot_localvenues from the product, lazy so that no other command
     # loads it (the named exception of the import contracts in pyproject.toml).
-    from hedgebot_localvenues.deribit import main as exchange_main
-
+    chosen = _sim_venue(argv)
+    if chosen is None:
+        return 2
+    venue, rest = chosen
     try:
-        return exchange_main(list(argv))
+        if venue == "binanceusdm":
+            from hedgebot_localvenues.binance_usdm import main as binance_main
+
+            return binance_main(rest)
+        if venue == "bybit":
+            from hedgebot_localvenues.bybit import main as bybit_main
+
+            return bybit_main(rest)
+        from hedgebot_localvenues.deribit import main as exchange_main
+
+        return exchange_main(rest)
     except SystemExit as exc:  # argparse: --help (0) or a bad option (2)
         return exc.code if isinstance(exc.code, int) else 2
+
+
+def _sim_venue(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """`exchange-sim`'s ``--venue NAME`` (or ``--venue=NAME``; default deribit) and the other
+    arguments; None, after one line on stderr, for a venue it cannot serve."""
+    args = list(argv)
+    venue = "deribit"
+    for position, arg in enumerate(args):
+        if arg == "--venue" and position + 1 < len(args):
+            venue = args[position + 1]
+            del args[position : position + 2]
+            break
+        if arg.startswith("--venue="):
+            venue = arg.split("=", 1)[1]
+            del args[position]
+            break
+    if venue not in SIM_VENUES:
+        print(
+            f"hedgebot exchange-sim: --venue {venue!r} is not one of {', '.join(SIM_VENUES)}",
+            file=sys.stderr,
+        )
+        return None
+    return venue, args
 
 
 def _check_config(path: Path) -> int:

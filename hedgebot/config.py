@@ -34,7 +34,7 @@ from hedgebot.core.stress import StressScenario, TenorVolShock
 from hedgebot.model.errors import ConfigError
 
 MASK = "**********"
-_SECRET_KEYS_IN_TOML = frozenset({"api_key", "api_secret", "control_token"})
+_SECRET_KEYS_IN_TOML = frozenset({"api_key", "api_secret", "api_password", "control_token"})
 
 
 class Section(BaseModel):
@@ -82,8 +82,11 @@ class VenueSettings(Section):
     ws_url: str | None = None
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
+    api_password: SecretStr | None = None
+    """The key's passphrase (OKX keys have one; ccxt's ``password``)."""
     api_key_file: Path | None = None
     api_secret_file: Path | None = None
+    api_password_file: Path | None = None
     stale_after_s: float = Field(default=15.0, gt=0)
     reconcile_interval_s: float = Field(default=30.0, gt=0)
     keepalive_ms: int = Field(default=5000, gt=0)

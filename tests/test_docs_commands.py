@@ -67,11 +67,14 @@ REWRITES: tuple[tuple[str, str], ...] = (
     (r"--duration\s+\d+(\.\d+)?", f"--duration {SHORT_DURATION_S}"),
     (r"\b8765\b", "{exchange_port}"),
     (r"\b9102\b", "{http_port}"),
+    (r"\b8766\b", "{binance_port}"),
+    (r"\b8767\b", "{bybit_port}"),
 )
 """(pattern, replacement) applied to every command; {exchange_port} and {http_port} are the
 free ports of the document's run."""
 
 SERVERS: tuple[tuple[str, str], ...] = (
+    (r"\bhedgebot exchange-sim --venue \w+(?!.*--help)", r"local exchange: ws_url"),
     (r"\bhedgebot exchange-sim\b(?!.*--help)", r"-sim listening"),
     (r"\bhedgebot run\b(?!.*--duration)", r'"event": "daemon\.started"'),
 )
@@ -191,7 +194,12 @@ class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.cwd = root
-        self.ports = {"exchange_port": _free_port(), "http_port": _free_port()}
+        self.ports = {
+            "exchange_port": _free_port(),
+            "http_port": _free_port(),
+            "binance_port": _free_port(),
+            "bybit_port": _free_port(),
+        }
         for folder in COPIED_FOLDERS:
             shutil.copytree(ROOT / folder, root / folder)
         for config in (root / "config").glob("*.toml"):

@@ -21,6 +21,7 @@ from typing import Protocol
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.basis import cross_venue_basis
 from hedgebot.core.greeks_check import Divergence, DivergenceLevel, GreeksTolerance, compare_deltas
 from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
@@ -461,6 +462,18 @@ class Engine:
                 decision = _held(decision, f"guard: {veto}")
         self._journal_decision(underlying, per, decision, inputs.net_delta, now)
         orders = self.executor.stats.orders.get(underlying, 0)
+        others = [
+            i
+            for (venue, name), i in self.state.venue_index.items()
+            if name == underlying and venue != key.venue
+        ]
+        reference = max(others, key=lambda i: i.timestamp_ms) if others else None
+        basis = cross_venue_basis(
+            hedge_venue=key.venue,
+            hedge_price=quote.mark_price,
+            reference_venue=None if reference is None else reference.venue,
+            reference_price=None if reference is None else reference.price,
+        )
         return UnderlyingView(
             underlying=underlying,
             price=price,
@@ -481,6 +494,7 @@ class Engine:
             hedge_position_unit=amount_unit(leg.instrument),
             hedge_position_coin=position,
             pnl=self.executor.stats.pnl(underlying).to_dict(),
+            basis_bps=basis,
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:

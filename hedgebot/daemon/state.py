@@ -57,6 +57,8 @@ class BookState:
     quote_received_ms: dict[InstrumentKey, int] = field(default_factory=dict)
     index: dict[str, IndexPrice] = field(default_factory=dict)
     index_received_ms: dict[str, int] = field(default_factory=dict)
+    venue_index: dict[tuple[str, str], IndexPrice] = field(default_factory=dict)
+    """The newest index of each (venue, underlying): the basis between venues reads it."""
     accounts: dict[str, AccountSnapshot] = field(default_factory=dict)
     account_received_ms: dict[str, int] = field(default_factory=dict)
     feeds: dict[str, FeedHealth] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class BookState:
     def on_index(self, index: IndexPrice) -> None:
         """Keep the newest index price per underlying."""
         self.index[index.underlying] = index
+        self.venue_index[(index.venue, index.underlying)] = index
         self.index_received_ms[index.underlying] = self.clock.now_ms()
         self.on_change()
 

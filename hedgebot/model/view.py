@@ -41,6 +41,9 @@ class UnderlyingView:
     """Rebates earned on hedge fills since start, USD at each fill's price (positive)."""
     pnl: Mapping[str, float] = field(default_factory=dict)
     """Live P&L attribution in USD (`hedgebot.core.pnl.LiveAttribution.to_dict`)."""
+    basis_bps: float | None = None
+    """The hedge's mark over the index of another venue, in basis points (cross-venue hedges
+    only, `hedgebot.core.basis`)."""
 
     @property
     def outside_band(self) -> bool:
@@ -128,6 +131,7 @@ class TurnView:
                     "fees_usd": u.fees_usd,
                     "rebates_usd": u.rebates_usd,
                     "pnl": dict(u.pnl),
+                    "basis_bps": u.basis_bps,
                 }
                 for name, u in self.underlyings.items()
             },

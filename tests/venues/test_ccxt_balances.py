@@ -73,6 +73,31 @@ def test_bybit_unified_account_totals() -> None:
     assert funds.collateral["BTC"] == float(btc["equity"])
 
 
+def test_bybit_classic_account_is_margined_per_coin() -> None:
+    """A classic (non-unified) Bybit account leaves the account-wide totals empty (Bybit's
+    wallet-balance documentation): each coin's equity, position + order IM and position MM then
+    give one margin state per coin, instead of no margin state (and no alert) at all. The
+    recorded unified answer with its totals blanked stands in for a classic one."""
+    response = load_json("bybit/ccxt_wallet_balance_unified_2025-01-14.json")
+    account = response["result"]["list"][0]
+    account["accountType"] = "CONTRACT"
+    for key in ("totalEquity", "totalMarginBalance", "totalInitialMargin"):
+        account[key] = ""
+    account["totalMaintenanceMargin"] = ""
+    funds = funds_from_ccxt_balance(
+        loaded_exchange("bybit").parse_balance(response), exchange_id="bybit"
+    )
+    states = {m.currency: m for m in funds.margin}
+    usdt = next(c for c in account["coin"] if c["coin"] == "USDT")
+    assert states["USDT"].equity == float(usdt["equity"])
+    assert states["USDT"].initial_margin == float(usdt["totalPositionIM"]) + float(
+        usdt["totalOrderIM"]
+    )
+    assert states["USDT"].maintenance_margin == float(usdt["totalPositionMM"])
+    assert states["BTC"].maintenance_margin == 0
+    assert "USD" not in states
+
+
 def test_binance_usdm_account_totals() -> None:
     """Binance USDⓈ-M totals (totalMarginBalance, totalInitialMargin, totalMaintMargin) in USDT."""
     raw = load_json("binance_usdm/account_info_v2.json")

@@ -152,3 +152,35 @@ def test_importing_the_gateway_does_not_import_ccxt() -> None:
     """`import hedgebot.venues.ccxt` stays cheap: ccxt is only loaded when an exchange is built."""
     code = "import sys, hedgebot.venues.ccxt; assert 'ccxt' not in sys.modules, 'ccxt imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_okx_needs_its_passphrase_and_gets_it_from_a_file(tmp_path: Path) -> None:
+    """OKX keys have a passphrase: without it live mode stops naming the variable to set; from
+    a file it reaches ccxt's ``password`` and passes ccxt's own credential check."""
+    okx = _settings(exchange="okx", api_key=SecretStr("k"), api_secret=SecretStr("s"))
+    with pytest.raises(ConfigError, match="HEDGEBOT__VENUES__OKX__API_PASSWORD"):
+        create_exchange(okx, venue="okx", credentials=True)
+    (tmp_path / "passphrase").write_text(SECRET + "\n")
+    exchange = create_exchange(
+        okx.model_copy(update={"api_password_file": tmp_path / "passphrase"}),
+        venue="okx",
+        credentials=True,
+    )
+    assert exchange.password == SECRET
+    assert exchange.check_required_credentials(False) is True
+    assert SECRET not in repr(okx.model_copy(update={"api_password": SecretStr(SECRET)}))
+
+
+def test_a_passphrase_in_the_toml_file_is_refused(tmp_path: Path) -> None:
+    from hedgebot.config import load_settings
+
+    config = tmp_path / "hedgebot.toml"
+    config.write_text(
+        '[venues.okx]\ndriver = "ccxt"\nexchange = "okx"\napi_password = "x"\n'
+        '[accounts.main]\nvenue = "okx"\n'
+        '[hedges.BTC]\naccount = "main"\ninstrument = "BTC-USDT-SWAP"\n'
+        'band = { kind = "fixed", half_width = 0.1 }\nmin_order = 0.01\nmax_order = 1.0\n'
+        "max_position = 2.0\n"
+    )
+    with pytest.raises(ConfigError, match="api_password"):
+        load_settings(config, environ={})

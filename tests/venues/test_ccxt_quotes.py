@@ -138,3 +138,66 @@ def test_ticker_without_mark_falls_back_to_mid() -> None:
     ticker = {"symbol": "BTC/USDT:USDT", "bid": 100.0, "ask": 101.0, "timestamp": 5, "info": {}}
     quote = quote_from_ticker(ticker, market, exchange_id="binanceusdm", now_ms=0)
     assert quote.mark_price == 100.5
+
+
+def _option(venue: str, symbol: str, ccxt_symbol: str, strike: float) -> VenueMarket:
+    instrument = Instrument(
+        venue=venue,
+        symbol=symbol,
+        underlying="BTC",
+        kind=Kind.OPTION,
+        settlement=Settlement.LINEAR,
+        contract_size=0.01,
+        min_amount=0.01,
+        tick_size=5.0,
+        expiry_ms=deribit_expiry_ms("6JAN23"),
+        strike=strike,
+        option_type=OptionType.CALL,
+    )
+    return VenueMarket(
+        instrument=instrument,
+        ccxt_symbol=ccxt_symbol,
+        settle="USDC",
+        amount_scale=1.0,
+        venue_step=0.01,
+        venue_min=0.01,
+    )
+
+
+def test_bybit_option_ticker_is_valued_from_its_own_fields() -> None:
+    """Bybit's option ticker carries the forward (underlyingPrice) and the mark IV as a
+    fraction (markPriceIv): the quote keeps both."""
+    data = load_json("bybit/ws_ticker_option.json")["data"]
+    ticker = loaded_exchange("bybit").parse_ticker(data)
+    market = _option("bybit", "BTC-6JAN23-17500-C", "BTC/USDC:USDC-230106-17500-C", 17_500.0)
+    quote = quote_from_ticker(ticker, market, exchange_id="bybit", now_ms=0)
+    assert quote.underlying_price == pytest.approx(16_815.1)
+    assert quote.mark_iv == pytest.approx(0.4896)
+    assert quote.mark_price == pytest.approx(7.86976724)
+
+
+def test_okx_option_ticker_is_refused_with_the_reason() -> None:
+    """OKX's market ticker (fields as OKX documents GET /api/v5/market/ticker) has no forward
+    and no volatility: the refusal says so instead of a bare missing field."""
+    raw = {
+        "instType": "OPTION",
+        "instId": "BTC-USD-230106-17500-C",
+        "last": "0.0005",
+        "lastSz": "1",
+        "askPx": "0.0006",
+        "askSz": "10",
+        "bidPx": "0.0004",
+        "bidSz": "10",
+        "open24h": "0.0005",
+        "high24h": "0.0006",
+        "low24h": "0.0004",
+        "volCcy24h": "1",
+        "vol24h": "100",
+        "sodUtc0": "0.0005",
+        "sodUtc8": "0.0005",
+        "ts": "1672917511074",
+    }
+    ticker = loaded_exchange("okx").parse_ticker(raw)
+    market = _option("okx", "BTC-USD-230106-17500-C", "BTC/USD:BTC-230106-17500-C", 17_500.0)
+    with pytest.raises(BadVenueData, match="OKX option tickers carry no forward"):
+        quote_from_ticker(ticker, market, exchange_id="okx", now_ms=0)

@@ -7,7 +7,9 @@ numbers, so this reads ``balance['info']``):
   ``initial_margin``, ``maintenance_margin``; with cross-collateral the account-wide
   ``total_*_usd`` fields give one USD margin state. Collateral is each currency's ``equity``.
 * Bybit unified wallet: ``totalMarginBalance``, ``totalInitialMargin``,
-  ``totalMaintenanceMargin`` (USD); collateral is each coin's ``equity``.
+  ``totalMaintenanceMargin`` (USD); collateral is each coin's ``equity``. A classic account
+  leaves those totals empty: then each coin is its own margin state (``equity``,
+  ``totalPositionIM`` + ``totalOrderIM``, ``totalPositionMM``).
 * Binance USDⓈ-M account: ``totalMarginBalance``, ``totalInitialMargin``, ``totalMaintMargin``;
   COIN-M accounts have only per-asset ``marginBalance``, ``initialMargin``, ``maintMargin``.
 * OKX account balance: account-wide ``adjEq``/``totalEq``, ``imr``, ``mmr`` when set
@@ -87,6 +89,21 @@ def _bybit_funds(info: Mapping[str, Any]) -> AccountFunds:
     account = _mapping(accounts[0])
     coins = [_mapping(c) for c in _list(account.get("coin"))]
     collateral = {str(c["coin"]): _num(c, "equity", "walletBalance") for c in coins if "coin" in c}
+    totals = ("totalMarginBalance", "totalEquity", "totalInitialMargin", "totalMaintenanceMargin")
+    if all(_optional(account.get(key)) is None for key in totals):
+        # a classic (non-unified) account: Bybit leaves the account-wide totals empty and
+        # margins each coin on its own
+        per_coin = [
+            MarginState(
+                currency=str(c["coin"]),
+                equity=_num(c, "equity", "walletBalance"),
+                initial_margin=_requirement(c, "totalPositionIM") + _requirement(c, "totalOrderIM"),
+                maintenance_margin=_requirement(c, "totalPositionMM"),
+            )
+            for c in coins
+            if "coin" in c
+        ]
+        return AccountFunds(collateral=collateral, margin=_meaningful(per_coin))
     state = MarginState(
         currency="USD",
         equity=_num(account, "totalMarginBalance", "totalEquity"),

@@ -36,6 +36,7 @@ from hedgebot.model.errors import (
 )
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderRequest, OrderUpdate
+from hedgebot.venues.ccxt.account_modes import check_position_mode
 from hedgebot.venues.ccxt.account_reads import AccountReader
 from hedgebot.venues.ccxt.errors import translate_error
 from hedgebot.venues.ccxt.exchange_factory import (
@@ -139,6 +140,12 @@ class CcxtBroker:
             else:
                 await _load_markets(exchange, clock)
             order_exchange.set_markets(exchange.markets, exchange.currencies)
+            await check_position_mode(
+                exchange,
+                venue=venue,
+                ccxt_symbols=[catalog.get(s).ccxt_symbol for s in symbols],
+                clock=clock,
+            )
         except BaseException:
             await close_exchange(exchange)
             await close_exchange(order_exchange)
@@ -190,7 +197,14 @@ class CcxtBroker:
             return []
         symbol = self._catalog.get(key.symbol).ccxt_symbol
         try:
-            raw = await self._exchange.fetch_order_trades(found.venue_order_id, symbol)
+            if self._exchange_id.startswith("binance"):
+                # ccxt 4.5.90's fetchOrderTrades serves Binance spot only; futures' userTrades
+                # takes the order id (docs/venues.md)
+                raw = await self._exchange.fetch_my_trades(
+                    symbol, None, None, {"orderId": found.venue_order_id}
+                )
+            else:
+                raw = await self._exchange.fetch_order_trades(found.venue_order_id, symbol)
         except Exception as exc:  # translated: no ccxt exception leaves the gateway
             raise translate_error(exc) from None
         return [f for f in (self._fill(t) for t in raw) if f is not None]

@@ -9,7 +9,8 @@ Owns every ccxt constructor argument hedgebot uses:
   ``urls['api']``; Deribit takes ``urls['api']['rest']`` (origin only) and ``urls['api']['ws']``.
   With an override ``urls['test']`` is dropped so that sandbox mode can never swap in a real
   testnet; without one ``sandbox = true`` calls ``set_sandbox_mode``;
-* credentials, read through `hedgebot.config.read_secret` only when asked (live trading);
+* credentials, read through `hedgebot.config.read_secret` only when asked (live trading),
+  with the key's passphrase (``api_password``) where the exchange has one (OKX);
 * a separate order-entry instance whose aiohttp session never reuses a connection
   (``TCPConnector(force_close=True)``), so aiohttp cannot silently re-send a ``private/buy``
   over a dropped keep-alive connection (docs/venues.md, "Silent duplicate orders on Deribit").
@@ -31,6 +32,8 @@ from hedgebot.model.errors import ConfigError
 log = structlog.get_logger(__name__)
 
 SUPPORTED_EXCHANGES = ("deribit", "binanceusdm", "binancecoinm", "bybit", "okx")
+PASSPHRASE_EXCHANGES = ("okx",)
+"""Exchanges whose API keys come with a passphrase (ccxt's ``password`` credential)."""
 _DERIBIT_REST_SUFFIX = "/api/v2"
 _DERIBIT_WS_PATH = "/ws/api/v2"
 
@@ -159,4 +162,13 @@ def _credentials(settings: VenueSettings, *, venue: str) -> dict[str, str]:
             f"venues.{venue}.{missing}: live trading needs credentials; set "
             f"HEDGEBOT__VENUES__{venue.upper()}__{missing.upper()} or {missing}_file"
         )
-    return {"apiKey": key.get_secret_value(), "secret": secret.get_secret_value()}
+    credentials = {"apiKey": key.get_secret_value(), "secret": secret.get_secret_value()}
+    password = read_secret(settings.api_password, settings.api_password_file)
+    if settings.exchange in PASSPHRASE_EXCHANGES and password is None:
+        raise ConfigError(
+            f"venues.{venue}.api_password: {settings.exchange} keys have a passphrase; set "
+            f"HEDGEBOT__VENUES__{venue.upper()}__API_PASSWORD or api_password_file"
+        )
+    if password is not None:
+        credentials["password"] = password.get_secret_value()
+    return credentials

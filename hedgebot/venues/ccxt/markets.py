@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import structlog
 
+from hedgebot.core.order_rules import OrderRules, RuleBreach, venue_amount
 from hedgebot.model.errors import BadVenueData, OrderRejected
 from hedgebot.model.instruments import Instrument, Kind, OptionType, Settlement
 
@@ -51,28 +51,35 @@ class VenueMarket:
     """Smallest increment of a ccxt order amount."""
     venue_min: float
     """Smallest ccxt order amount."""
+    min_notional: float | None = None
+    """Smallest order value in the quote currency (ccxt ``limits.cost.min``; linear only)."""
+
+    @property
+    def rules(self) -> OrderRules:
+        """The order rules of this market (`hedgebot.core.order_rules`)."""
+        return OrderRules(
+            symbol=self.instrument.symbol,
+            step=self.venue_step,
+            min_amount=self.venue_min,
+            amount_scale=self.amount_scale,
+            min_notional=self.min_notional,
+        )
 
     def from_venue_amount(self, venue_amount: float) -> float:
         """A ccxt amount (contracts, or Deribit's own amount) in the instrument's amount unit."""
         return venue_amount * self.amount_scale
 
-    def venue_order_amount(self, amount: float) -> float:
-        """The ccxt amount for an order of `amount` (instrument units), truncated to the step.
+    def venue_order_amount(self, amount: float, price: float | None = None) -> float:
+        """The ccxt amount for an order of `amount` (instrument units) at limit `price`,
+        truncated to the step (`hedgebot.core.order_rules`).
 
-        The result never exceeds the requested size. Raises OrderRejected below the minimum.
+        The result never exceeds the requested size. Raises OrderRejected, before anything is
+        sent, below the minimum amount or (with a price) below the minimum order value.
         """
-        if not math.isfinite(amount) or amount <= 0:
-            raise OrderRejected(f"{self.instrument.symbol}: order amount must be positive")
-        step = Decimal(repr(self.venue_step))
-        wanted = Decimal(repr(amount)) / Decimal(repr(self.amount_scale))
-        lots = (wanted / step).to_integral_value(rounding=ROUND_FLOOR)
-        venue_amount = float(lots * step)
-        if venue_amount <= 0 or venue_amount < self.venue_min:
-            raise OrderRejected(
-                f"{self.instrument.symbol}: {amount} is below the venue minimum of "
-                f"{self.from_venue_amount(max(self.venue_min, self.venue_step))}"
-            )
-        return venue_amount
+        result = venue_amount(self.rules, amount, price)
+        if isinstance(result, RuleBreach):
+            raise OrderRejected(result.reason)
+        return result
 
 
 def venue_market_from_ccxt(
@@ -120,6 +127,7 @@ def venue_market_from_ccxt(
         amount_scale=scale,
         venue_step=step,
         venue_min=venue_min,
+        min_notional=_min_notional(market, settlement),
     )
 
 
@@ -236,6 +244,14 @@ def _step(value: Any, precision_mode: int, symbol: str, what: str) -> float:
             f"{symbol}: no usable {what} precision ({value!r}, mode {precision_mode})"
         )
     return number
+
+
+def _min_notional(market: Mapping[str, Any], settlement: Settlement) -> float | None:
+    """ccxt's ``limits.cost.min`` of a linear contract (Binance MIN_NOTIONAL, Bybit
+    minNotionalValue); inverse contracts count value in coin and have no such rule here."""
+    if settlement is Settlement.INVERSE:
+        return None
+    return _optional_positive(_mapping(_mapping(market.get("limits")).get("cost")).get("min"))
 
 
 def _positive(market: Mapping[str, Any], key: str) -> float:

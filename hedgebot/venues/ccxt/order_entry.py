@@ -68,7 +68,7 @@ class OrderEntry:
         """Place a limit order once. Raises OrderRejected, OrderOutcomeUnknown or VenueError."""
         market = self._market(order.key)
         check_client_id(order.client_id, exchange_id=self._exchange_id)
-        venue_amount = market.venue_order_amount(order.amount)
+        venue_amount = market.venue_order_amount(order.amount, order.limit_price)
         price = limit_price(market, order.limit_price, order.side)
         params = create_params(
             order.client_id, exchange_id=self._exchange_id, reduce_only=order.reduce_only

@@ -70,6 +70,10 @@ def order_update_from_ccxt(
     """The OrderUpdate of one ccxt order; raises BadVenueData for unknown states or amounts."""
     raw_status = str(order.get("status") or "")
     status = _STATUSES.get(raw_status)
+    if status is None and _is_bare_acknowledgement(order):
+        # Bybit v5 answers a create with the ids only (ccxt status None): the order was
+        # accepted and nothing is known of it yet; the streams and lookups tell the rest.
+        status = OrderStatus.OPEN
     if status is None:
         raise BadVenueData(f"{market.instrument.symbol}: unknown order status {raw_status!r}")
     filled = market.from_venue_amount(_number(order.get("filled"), default=0.0))
@@ -92,6 +96,15 @@ def order_update_from_ccxt(
         filled_amount=filled,
         timestamp_ms=int(timestamp),
         reason=reason if reason not in ("none", "None") else "",
+    )
+
+
+def _is_bare_acknowledgement(order: Mapping[str, Any]) -> bool:
+    """A create answer carrying only ids: no status, no amounts, no price."""
+    return (
+        not order.get("status")
+        and bool(order.get("id"))
+        and all(order.get(k) is None for k in ("filled", "amount", "price", "side"))
     )
 
 

@@ -47,7 +47,8 @@ def quote_from_ticker(
         raise BadVenueData(f"{symbol}: crossed book, bid {bid} above ask {ask}")
     if market.instrument.kind is Kind.OPTION:
         if underlying is None:
-            raise BadVenueData(f"{symbol}: option quote without underlying price")
+            hint = _OPTION_HINTS.get(exchange_id, "")
+            raise BadVenueData(f"{symbol}: option quote without underlying price{hint}")
         if iv_percent is None or not 0 < iv_percent < 2000:
             raise BadVenueData(f"{symbol}: absurd implied volatility {iv_percent}")
     elif underlying is None:
@@ -67,6 +68,15 @@ def quote_from_ticker(
         )
     except ValueError as exc:
         raise BadVenueData(str(exc)) from None
+
+
+_OPTION_HINTS = {
+    "okx": (
+        "; OKX option tickers carry no forward or implied volatility (they are in OKX's "
+        "opt-summary, which hedgebot does not read yet), so OKX options cannot be valued"
+    ),
+}
+"""Why a venue's option tickers cannot be valued, appended to the refusal (docs/venues.md)."""
 
 
 def index_from_ticker(

@@ -26,6 +26,8 @@ _SPOT = re.compile(r"^([A-Z0-9]+)_([A-Z]+)$")
 _FUTURE = re.compile(r"^([A-Z0-9]+)-(\d{1,2}[A-Z]{3}\d{2})$")
 _OPTION = re.compile(r"^([A-Z0-9]+)-(\d{1,2}[A-Z]{3}\d{2})-(\d+(?:d\d+)?)-([CP])$")
 _QUOTE_SUFFIX = re.compile(r"^[A-Z0-9]+_([A-Z]+)(?:-|$)")
+_VENUE_ID_QUOTE = re.compile(r"^[A-Z0-9]+?-?(USDT|USDC)(?:-SWAP|_PERP)?$")
+"""Linear ids of Binance/Bybit (``BTCUSDT``, ``BTCUSDC``) and OKX (``BTC-USDT-SWAP``)."""
 
 
 def sim_instrument(
@@ -73,13 +75,16 @@ def sim_instrument(
 
 def settlement_currency(instrument: Instrument) -> str:
     """Currency an instrument's P&L, premium and margin are in: the coin for inverse contracts,
-    the quote currency (``BTC_USDC`` -> ``USDC``, ccxt ``BTC/USDT:USDT`` -> ``USDT``) otherwise."""
+    the quote currency (``BTC_USDC`` -> ``USDC``, ccxt ``BTC/USDT:USDT`` -> ``USDT``, the venue
+    ids ``BTCUSDT`` and ``BTC-USDT-SWAP`` -> ``USDT``) otherwise."""
     if instrument.is_inverse:
         return instrument.underlying
     if match := _QUOTE_SUFFIX.match(instrument.symbol):
         return match[1]
     if ":" in instrument.symbol:
         return instrument.symbol.rsplit(":", 1)[1].split("-", 1)[0]
+    if match := _VENUE_ID_QUOTE.match(instrument.symbol):
+        return match[1]
     if "/" in instrument.symbol:
         return instrument.symbol.split("/", 1)[1]
     return "USD"
