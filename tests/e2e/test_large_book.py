@@ -34,7 +34,9 @@ def large_book(now: dt.datetime, *, options: int = 1000) -> SimBook:
     strip: list[str] = []
     per_btc_expiry = options * 2 // 5 // 2  # strikes per BTC expiry (calls and puts)
     for expiry in (monthly, quarterly):
-        strip += [f"BTC-{expiry}-{30_000 + 250 * i}-{t}" for i in range(per_btc_expiry) for t in "CP"]
+        strip += [
+            f"BTC-{expiry}-{30_000 + 250 * i}-{t}" for i in range(per_btc_expiry) for t in "CP"
+        ]
     eth_strikes = (options - len(strip)) // 2
     strip += [f"ETH-{monthly}-{1_500 + 25 * i}-{t}" for i in range(eth_strikes) for t in "CP"]
     added = [
