@@ -12,47 +12,10 @@ from structlog.testing import capture_logs
 
 from hedgebot.app import Runtime
 from hedgebot.model.instruments import InstrumentKey
-from hedgebot_localvenues.deribit.book_config import SeedPosition, SimAccount, SimBook, live_book
-from hedgebot_localvenues.deribit.cli import build_server
 from hedgebot.model.view import TurnView
+from hedgebot_localvenues.deribit.cli import build_server
+from hedgebot_localvenues.deribit.large_book import large_book
 from tests.support.live_harness import Watcher, daemon_settings, run_until
-
-
-def large_book(now: dt.datetime, *, options: int = 1000) -> SimBook:
-    """`live_book` plus a strip of small long straddles (no margin to speak of; calls and puts
-    largely cancel in delta): BTC over two expiries, ETH over one, `options` option positions in
-    all (the live book's own four included)."""
-    base = live_book(now)
-    monthly = next(s for s in base.symbols if s.startswith("BTC-") and s.endswith("-C"))
-    monthly = monthly.split("-")[1]
-    quarterly = next(
-        s for s in base.symbols if s.startswith("BTC-") and s.count("-") == 1 and "PERP" not in s
-    )
-    quarterly = quarterly.split("-")[1]
-    main = base.accounts["main"]
-    seeded = {p.symbol for p in main.positions}
-    strip: list[str] = []
-    per_btc_expiry = options * 2 // 5 // 2  # strikes per BTC expiry (calls and puts)
-    for expiry in (monthly, quarterly):
-        strip += [
-            f"BTC-{expiry}-{30_000 + 250 * i}-{t}" for i in range(per_btc_expiry) for t in "CP"
-        ]
-    eth_strikes = (options - len(strip)) // 2
-    strip += [f"ETH-{monthly}-{1_500 + 25 * i}-{t}" for i in range(eth_strikes) for t in "CP"]
-    added = [
-        SeedPosition(symbol=s, amount=0.1 if s.startswith("BTC") else 1.0)
-        for s in strip
-        if s not in seeded
-    ]
-    symbols = list(dict.fromkeys([*base.symbols, *strip]))
-    accounts = dict(base.accounts)
-    accounts["main"] = SimAccount(
-        api_key=main.api_key,
-        api_secret=main.api_secret,
-        collateral=dict(main.collateral),
-        positions=[*main.positions, *added],
-    )
-    return SimBook(start=base.start, symbols=symbols, accounts=accounts)
 
 
 def _hedged_once(view: TurnView) -> bool:
@@ -70,7 +33,8 @@ async def test_a_1000_option_book_reaches_readiness_and_hedges(tmp_path: Path) -
     book = large_book(dt.datetime.now(dt.UTC))
     option_symbols = [s for s in book.symbols if s.count("-") == 3]
     held = [p.symbol for p in book.accounts["main"].positions if p.symbol.count("-") == 3]
-    assert len(option_symbols) == 1000 and len(held) == 1000
+    assert len(option_symbols) == 1000
+    assert len(held) == 1000
     server = await build_server(book, seed=11, speed=1.0, port=0, tick_s=0.25)
     async with server:
         settings = daemon_settings(server, tmp_path, mode="live")
