@@ -1,6 +1,6 @@
 """A 1,000-option book on the local Deribit-protocol exchange: the daemon subscribes it in a
 handful of batched requests, values every option, and hedges it into its bands (live mode,
-unmodified ccxt). A behaviour test: how fast it gets there is `benchmarks/bench_startup.py`'s job.
+unmodified ccxt). A behaviour test: how fast it gets there is `benchmarks/bench_live.py`'s job.
 """
 
 from __future__ import annotations
