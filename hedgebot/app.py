@@ -240,8 +240,10 @@ class Runtime:
 
     def notify(self, kind: str, detail: Mapping[str, object]) -> None:
         """Record an operational event: journal, log, counters (alerts hook in here)."""
-        if kind == "order.accepted":
+        if kind == "order.accepted":  # every order: neither journaled nor logged
             self.gatekeeper.order_accepted(str(detail.get("underlying", "")))
+            for listener in self.event_listeners:
+                listener(kind, detail)  # resolves an open order.rejected alert
             return
         self.events[kind] = self.events.get(kind, 0) + 1
         self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
@@ -376,7 +378,10 @@ async def _bounded(step: str, awaitable: Awaitable[object], timeout_s: float) ->
 
 def _register_secrets(settings: Settings, *, live: bool) -> None:
     """Mask every configured secret in logs; key files are read only in live mode."""
-    secrets = [settings.http.control_token, *settings.alerts.urls]
+    secrets = [
+        read_secret(settings.http.control_token, settings.http.control_token_file),
+        *settings.alerts.urls,
+    ]
     for venue in settings.venues.values():
         secrets += [venue.api_key, venue.api_secret]
         if live:
@@ -420,17 +425,21 @@ async def run_daemon(
         resume=runtime.resume,
         flatten=runtime.flatten,
     )
-    runtime.observers += [
-        ConsoleStatus(interval_s=settings.log.status_interval_s, table=table),
-        surface,
-    ]
+    console = ConsoleStatus(interval_s=settings.log.status_interval_s, table=table)
+    runtime.observers += [console, surface]
     runtime.event_listeners.append(surface.on_event)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def begin_stop() -> None:
+        if not stop.is_set():
+            sd_notify.stopping()  # as shutdown begins, not once it is over
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, begin_stop)
     if duration_s is not None:
-        loop.call_later(duration_s, stop.set)
+        loop.call_later(duration_s, begin_stop)
     alert_task = asyncio.create_task(alerts.run())
     async with contextlib.AsyncExitStack() as stack:
         if settings.http.enabled:
@@ -439,14 +448,17 @@ async def run_daemon(
                 metrics,
                 host=settings.http.host,
                 port=settings.http.port,
-                control_token=settings.http.control_token,
+                control_token=read_secret(
+                    settings.http.control_token, settings.http.control_token_file
+                ),
             )
             await stack.enter_async_context(server)
             log.info("http.listening", url=server.url)
         try:
             summary = await runtime.run(stop)
         finally:
-            sd_notify.stopping()
+            begin_stop()  # already sent unless the run ended by itself
+            console.close()
             await alerts.aclose()
             alert_task.cancel()
     if summary_path is not None:

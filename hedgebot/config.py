@@ -229,6 +229,9 @@ class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9102, ge=0, le=65535)
     control_token: SecretStr | None = None
+    control_token_file: Path | None = None
+    """The control token from a file (systemd credential, container secret); control routes are
+    disabled when neither this nor ``control_token`` (environment only) is set."""
 
 
 class Settings(BaseSettings):
@@ -364,7 +367,10 @@ def _is_union_tag(part: object) -> bool:
 
 
 def world_readable_warning(path: Path) -> str | None:
-    """A warning when the config file can be read by other users (it may hold sensitive data)."""
+    """A warning when the config file can be read by other users (it may hold sensitive data);
+    never for the starter books shipped with hedgebot (hedgebot/defaults), which hold none."""
+    if path.resolve().parent == Path(__file__).resolve().parent / "defaults":
+        return None
     try:
         mode = path.stat().st_mode
     except OSError:

@@ -17,6 +17,7 @@ one `MarginAlertState` per account and submits the alerts (`hedgebot.operator.al
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -110,8 +111,17 @@ def _next_level(level: MarginLevel, ratio: float, t: MarginThresholds) -> Margin
     return level
 
 
+MARGIN_RUNBOOK: Mapping[MarginLevel, str] = {
+    MarginLevel.NORMAL: "docs/operator.md#margin-recovered",
+    MarginLevel.WARNING: "docs/operator.md#margin-warning",
+    MarginLevel.CRITICAL: "docs/operator.md#margin-critical",
+}
+"""The operator guide's section for each level an alert can announce."""
+
+
 def margin_alert(transition: AlertTransition) -> Alert:
-    """The operator alert for a transition; its key is `margin.<account>` for every level."""
+    """The operator alert for a transition; its key is `margin.<account>` for every level
+    (the surface names margin lines `<account>/<currency>`)."""
     t = transition.thresholds
     account = transition.account
     return Alert(
@@ -145,5 +155,5 @@ def _body(transition: AlertTransition) -> str:
     pct = "inf" if ratio == float("inf") else f"{ratio:.1%}"
     return (
         f"Maintenance margin is {pct} of equity (liquidation at 100%). "
-        "See docs/operator.md, 'Margin alerts'."
+        f"See {MARGIN_RUNBOOK[transition.level]}."
     )

@@ -2,13 +2,20 @@
 
 Owns `BandTracker` (time-weighted share of clock time outside the band, measured on the delta
 of the positions the venue reports, without hedges in flight: what the book really carried) and
-`summary_dict`, the JSON written by ``hedgebot run --summary-json``.
+`summary_dict`, the JSON written by ``hedgebot run --summary-json``, and `fee_usd`, the one rule
+turning a fee into USD.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+
+def fee_usd(fee: float, currency: str, *, underlying: str, price: float) -> float:
+    """A fee in USD: a fee in the underlying's coin (inverse contracts, coin-settled options)
+    at `price` (USD per coin), any other currency (USD, USDC, USDT) at par. Negative = rebate."""
+    return fee * price if currency == underlying else fee
 
 
 @dataclass(slots=True)

@@ -40,6 +40,11 @@ def coin_to_amount(instrument: Instrument, coin: float, price: float) -> float:
     return coin * price if instrument.amount_is_usd else coin
 
 
+def amount_unit(instrument: Instrument) -> str:
+    """The unit of the instrument's amounts, for people: "USD face" (inverse) or "coin"."""
+    return "USD face" if instrument.amount_is_usd else "coin"
+
+
 def lot_in_coin(instrument: Instrument, price: float) -> float:
     """The delta, in coin, of one contract of a hedge instrument at `price`."""
     return abs(futures_delta(instrument, instrument.contract_size, price))

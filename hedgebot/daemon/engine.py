@@ -24,13 +24,13 @@ from hedgebot.clock import Clock
 from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.risk import AccountBook, CompiledBook, RiskReport, compile_book, evaluate
 from hedgebot.core.run_stats import BandTracker, RunSummary, UnderlyingSummary
-from hedgebot.core.units import futures_delta, lot_in_coin
+from hedgebot.core.units import amount_unit, futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import BookState
 from hedgebot.model.account import AccountSnapshot, MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey
-from hedgebot.model.view import AccountView, TurnView, UnderlyingView
+from hedgebot.model.view import AccountView, TradingDetail, TurnView, UnderlyingView
 
 log = structlog.get_logger("hedgebot.daemon.engine")
 
@@ -76,6 +76,11 @@ class Gatekeeper(Protocol):
         """Update risk-based state (kill switch, margin) and return the trading state."""
         ...
 
+    @property
+    def trading_detail(self) -> TradingDetail:
+        """The trading state with its reason, origin and time."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccountSpec:
@@ -90,6 +95,8 @@ class _Underlying:
     tracker: BandTracker = field(default_factory=BandTracker)
     last_hedge_ms: int | None = None
     last_reason_kind: str = ""
+    unvalued: bool = False
+    """`risk.unvalued` was sent and `risk.valued` not yet."""
 
 
 class Engine:
@@ -170,6 +177,9 @@ class Engine:
             underlyings=rows,
             accounts=tuple(accounts),
             decision_latency_s=latency,
+            trading_reason=self.gatekeeper.trading_detail.reason,
+            trading_origin=self.gatekeeper.trading_detail.origin,
+            trading_since_ms=self.gatekeeper.trading_detail.since_ms,
         )
         if now >= self._next_risk_ms:
             self._journal_risk(view)
@@ -270,6 +280,9 @@ class Engine:
         if not quote.mark_price > 0:
             reason = f"cannot value the book: {key} has no mark price"
             return self._hold_view(underlying, leg, reason)
+        if per.unvalued:
+            per.unvalued = False
+            self.notify("risk.valued", {"underlying": underlying})
         in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), quote.mark_price)
         position = futures_delta(
             leg.instrument, self.state.position(leg.account, key), quote.mark_price
@@ -288,7 +301,8 @@ class Engine:
         )
         decision = decide(leg.rule, inputs)
         per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
-        trading = "active"
+        # a halt or REDUCING applies to every row, whether or not this turn wanted a hedge
+        trading = "active" if self.trading_state == "active" else self.trading_state
         if decision.action is Action.HEDGE:
             check = OrderCheck(
                 leg=leg,
@@ -302,6 +316,13 @@ class Engine:
                 margin=self._margin_of(leg),
             )
             veto = self.gatekeeper.veto(check)
+            if veto is None:  # before the executor's hedge.submitted: decided, then sent
+                log.info(
+                    "hedge.decided",
+                    underlying=underlying,
+                    order_coin=round(decision.order_delta, 8),
+                    reason=decision.reason,
+                )
             if veto is None and self.executor.place(
                 leg, order_delta=decision.order_delta, quote=quote
             ):
@@ -326,6 +347,11 @@ class Engine:
             fills=self.executor.stats.fills.get(underlying, 0),
             decision=decision.reason,
             trading=trading,
+            fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
+            rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
+            hedge_position=self.state.position(leg.account, key),
+            hedge_position_unit=amount_unit(leg.instrument),
+            hedge_position_coin=position,
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
@@ -333,6 +359,7 @@ class Engine:
         if per.last_reason_kind != "unvalued":
             self.notify("risk.unvalued", {"underlying": underlying, "reason": reason})
             per.last_reason_kind = "unvalued"
+            per.unvalued = True
         return UnderlyingView(
             underlying=underlying,
             price=0.0,
@@ -347,6 +374,8 @@ class Engine:
             fills=self.executor.stats.fills.get(underlying, 0),
             decision=reason,
             trading="waiting for data",
+            fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
+            rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
         )
 
     def _journal_decision(
@@ -366,8 +395,6 @@ class Engine:
             band=decision.band,
             reason=decision.reason,
         )
-        if decision.action is Action.HEDGE:
-            log.info("hedge.decided", underlying=underlying, reason=decision.reason)
 
     def _journal_risk(self, view: TurnView) -> None:
         for name, row in view.underlyings.items():

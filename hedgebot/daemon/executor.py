@@ -42,7 +42,8 @@ from hedgebot.core.lifecycle import (
     apply,
 )
 from hedgebot.core.policy import HedgeRule
-from hedgebot.core.units import coin_to_amount
+from hedgebot.core.run_stats import fee_usd
+from hedgebot.core.units import amount_unit, coin_to_amount
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
 from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
@@ -88,6 +89,10 @@ class ExecutionStats:
     fills: dict[str, int] = field(default_factory=dict)
     fees: dict[str, dict[str, float]] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
+    fees_usd: dict[str, float] = field(default_factory=dict)
+    """Fees paid, in USD at each fill's price (`hedgebot.core.run_stats.fee_usd`)."""
+    rebates_usd: dict[str, float] = field(default_factory=dict)
+    """Rebates (negative fees) earned, in USD at each fill's price, as a positive amount."""
 
 
 class Executor(OrderListener):
@@ -183,6 +188,7 @@ class Executor(OrderListener):
             instrument=str(instrument.key),
             side=side.value,
             amount=amount,
+            amount_unit=amount_unit(instrument),
             limit=request.limit_price,
         )
         active.task = asyncio.create_task(self._send(active, leg.order_timeout_ms))
@@ -243,6 +249,11 @@ class Executor(OrderListener):
         self.stats.fills[underlying] = self.stats.fills.get(underlying, 0) + 1
         fees = self.stats.fees.setdefault(underlying, {})
         fees[fill.fee_currency] = fees.get(fill.fee_currency, 0.0) + fill.fee
+        usd = fee_usd(fill.fee, fill.fee_currency, underlying=underlying, price=fill.price)
+        if usd >= 0:
+            self.stats.fees_usd[underlying] = self.stats.fees_usd.get(underlying, 0.0) + usd
+        else:
+            self.stats.rebates_usd[underlying] = self.stats.rebates_usd.get(underlying, 0.0) - usd
         event = FillApplied.of(fill, at_ms=self._clock.now_ms())
         if active is not None:
             self._apply(active, event)
@@ -355,7 +366,8 @@ class Executor(OrderListener):
             return
         if found is not None:
             self._apply(active, FoundByLookup(update=found, at_ms=now))
-            log.info("order.found", client_id=order.client_id, status=found.status.value)
+            detail = {"underlying": active.underlying, "client_id": order.client_id}
+            self._observer("order.found", {**detail, "status": found.status.value})
             return
         self._apply(active, LookupMissed(at_ms=now))
         attempts = active.order.lookup_attempts

@@ -17,11 +17,15 @@ from hedgebot.core.guards import GuardLimits, GuardState, TradingState
 from hedgebot.core.headroom import breaches_floor
 from hedgebot.core.risk import RiskReport
 from hedgebot.daemon.engine import OrderCheck
-from hedgebot.model.view import AccountView
+from hedgebot.model.view import AccountView, TradingDetail
 
 log = structlog.get_logger("hedgebot.daemon.gatekeeper")
 
 StateChange = Callable[[str, Mapping[str, object]], None]
+
+
+REFUSAL_SUMMARY_MS = 60_000
+"""Repeated refusals of one hedge are summarised this often (clock time) instead of per turn."""
 
 
 class Gatekeeper:
@@ -44,11 +48,20 @@ class Gatekeeper:
         self._state = GuardState()
         self._operator_halt: str | None = None
         self._trading = TradingState.ACTIVE
+        self._detail = TradingDetail(state=TradingState.ACTIVE.value, reason="", origin="start")
+        self._refusing: dict[str, str] = {}
+        self._repeats: dict[tuple[str, str], int] = {}
+        self._summary_due_ms: int | None = None
 
     @property
     def trading_state(self) -> TradingState:
         """The current trading state."""
         return self._trading
+
+    @property
+    def trading_detail(self) -> TradingDetail:
+        """The current trading state with why, who decided it and since when."""
+        return self._detail
 
     @property
     def guard_state(self) -> GuardState:
@@ -74,7 +87,12 @@ class Gatekeeper:
             trading_state=self._trading,
         )
         if verdict.allowed:
-            return self._margin_veto(check, current, resulting)
+            refused = self._margin_veto(check, current, resulting)
+            if refused is None:
+                self._refusing.pop(check.leg.underlying, None)
+            else:
+                self._refused(check.leg.underlying, refused, check.now_ms, margin=True)
+            return refused
         if verdict.halt_underlying and check.leg.underlying not in self._state.halted:
             self._state = guards.halt_underlying(self._state, check.leg.underlying, verdict.reason)
             self._notify(
@@ -83,8 +101,30 @@ class Gatekeeper:
         if verdict.engage_kill_switch and not self._state.kill_switch_engaged:
             self._state = guards.engage_kill_switch(self._state, verdict.reason)
             self._notify("guard.kill_switch", {"reason": verdict.reason})
-        log.info("guard.refused", underlying=check.leg.underlying, reason=verdict.reason)
+        self._refused(check.leg.underlying, verdict.reason, check.now_ms)
         return verdict.reason
+
+    def _refused(self, underlying: str, reason: str, now_ms: int, *, margin: bool = False) -> None:
+        """Log a refusal once when it starts; repeats are counted and summarised every
+        `REFUSAL_SUMMARY_MS` of clock time (`guard.refusals`), not logged per turn."""
+        if self._refusing.get(underlying) != reason:
+            self._refusing[underlying] = reason
+            event = "guard.margin_floor" if margin else "guard.refused"
+            log.warning(event, underlying=underlying, reason=reason)
+        else:
+            key = (underlying, reason)
+            self._repeats[key] = self._repeats.get(key, 0) + 1
+        if self._summary_due_ms is None:
+            self._summary_due_ms = now_ms + REFUSAL_SUMMARY_MS
+        elif now_ms >= self._summary_due_ms:
+            if self._repeats:
+                log.warning(
+                    "guard.refusals",
+                    period_s=REFUSAL_SUMMARY_MS // 1000,
+                    repeats={f"{u}: {r}": n for (u, r), n in sorted(self._repeats.items())},
+                )
+            self._repeats.clear()
+            self._summary_due_ms = now_ms + REFUSAL_SUMMARY_MS
 
     def _margin_veto(self, check: OrderCheck, current: float, resulting: float) -> str | None:
         """Project the account's initial margin after the hedge; refuse one that would leave
@@ -103,12 +143,10 @@ class Gatekeeper:
             reduces_risk=shrinks,
         ):
             return None
-        reason = (
+        return (
             f"{check.leg.underlying}: after this hedge less than {self._min_available_ratio:.0%} "
             f"of {margin.currency} equity would be free of initial margin"
         )
-        log.warning("guard.margin_floor", underlying=check.leg.underlying, reason=reason)
-        return reason
 
     def sent(self, check: OrderCheck) -> None:
         """Count an order towards the rate and notional limits."""
@@ -150,16 +188,30 @@ class Gatekeeper:
         else:
             wanted = TradingState.ACTIVE
         if wanted is not self._trading:
-            reason = (
-                self._operator_halt
-                or self._state.kill_switch_reason
-                or (f"worst MM/equity {worst:.1%} against the {self._reducing_ratio:.0%} threshold")
-            )
+            if self._operator_halt is not None:
+                reason, origin = self._operator_halt, "operator"
+            elif self._state.kill_switch_engaged:
+                reason, origin = self._state.kill_switch_reason or "", "kill switch"
+            elif wanted is TradingState.ACTIVE and self._trading is TradingState.HALTED:
+                reason, origin = "resumed", "operator"
+            else:
+                reason = (
+                    f"worst MM/equity {worst:.1%} against the {self._reducing_ratio:.0%} threshold"
+                )
+                origin = "margin"
             self._notify(
                 "trading.state_changed",
-                {"from": self._trading.value, "to": wanted.value, "reason": reason},
+                {
+                    "from": self._trading.value,
+                    "to": wanted.value,
+                    "reason": reason,
+                    "origin": origin,
+                },
             )
             self._trading = wanted
+            self._detail = TradingDetail(
+                state=wanted.value, reason=reason, origin=origin, since_ms=now_ms
+            )
         return self._trading.value
 
     def halt(self, reason: str) -> None:

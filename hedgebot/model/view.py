@@ -29,6 +29,16 @@ class UnderlyingView:
     decision: str
     trading: str
     """"active", or why this underlying does not trade now."""
+    hedge_position: float = 0.0
+    """The hedge instrument's position as the venue reports it, in `hedge_position_unit`."""
+    hedge_position_unit: str = "coin"
+    """"coin" or "USD face" (inverse contracts)."""
+    hedge_position_coin: float = 0.0
+    """The same position as coin delta."""
+    fees_usd: float = 0.0
+    """Fees paid on hedge fills since start, USD at each fill's price."""
+    rebates_usd: float = 0.0
+    """Rebates earned on hedge fills since start, USD at each fill's price (positive)."""
 
     @property
     def outside_band(self) -> bool:
@@ -51,6 +61,17 @@ class AccountView:
     data_age_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class TradingDetail:
+    """The trading state as the operator sees it: why, decided by whom, since when."""
+
+    state: str
+    reason: str
+    origin: str
+    """"start", "operator", "kill switch" or "margin"."""
+    since_ms: int | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TurnView:
     """The book after one turn of the hedge loop."""
@@ -61,6 +82,12 @@ class TurnView:
     underlyings: Mapping[str, UnderlyingView]
     accounts: tuple[AccountView, ...]
     decision_latency_s: float
+    trading_reason: str = ""
+    """Why trading is in this state (empty while active since start-up)."""
+    trading_origin: str = "start"
+    """Who decided it: "start", "operator", "kill switch" or "margin"."""
+    trading_since_ms: int | None = None
+    """When it entered this state (None: since start-up)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form (used by /status)."""
@@ -68,6 +95,9 @@ class TurnView:
             "now_ms": self.now_ms,
             "mode": self.mode,
             "trading_state": self.trading_state,
+            "trading_reason": self.trading_reason,
+            "trading_origin": self.trading_origin,
+            "trading_since_ms": self.trading_since_ms,
             "decision_latency_ms": self.decision_latency_s * 1000,
             "underlyings": {
                 name: {
@@ -84,6 +114,11 @@ class TurnView:
                     "decision": u.decision,
                     "trading": u.trading,
                     "outside_band": u.outside_band,
+                    "hedge_position": u.hedge_position,
+                    "hedge_position_unit": u.hedge_position_unit,
+                    "hedge_position_coin": u.hedge_position_coin,
+                    "fees_usd": u.fees_usd,
+                    "rebates_usd": u.rebates_usd,
                 }
                 for name, u in self.underlyings.items()
             },

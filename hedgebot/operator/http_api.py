@@ -220,17 +220,26 @@ class OperatorServer:
     def _deny(self, request: web.Request) -> web.Response | None:
         """None when the request carries the control token; else the 401/403 answer."""
         if self._token is None:
-            return _json({"ok": False, "error": "control is disabled (no token)"}, status=403)
+            return _json(
+                {
+                    "ok": False,
+                    "error": "control is disabled (no token)",
+                    "refusal": "control_disabled",
+                },
+                status=403,
+            )
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             return _json(
-                {"ok": False, "error": "bearer token required"},
+                {"ok": False, "error": "bearer token required", "refusal": "token_missing"},
                 status=401,
                 headers={"WWW-Authenticate": 'Bearer realm="hedgebot"'},
             )
         if not hmac.compare_digest(presented.strip().encode(), self._token):
             _log.warning("control.denied", route=request.path, peer=request.remote)
-            return _json({"ok": False, "error": "wrong token"}, status=403)
+            return _json(
+                {"ok": False, "error": "wrong token", "refusal": "token_wrong"}, status=403
+            )
         return None
 
     async def _halt(self, request: web.Request) -> web.Response:

@@ -54,6 +54,17 @@ class Redactor:
 REDACTOR = Redactor()
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at the time, so that the live terminal view (which
+    redirects it while it runs) prints log lines above itself instead of through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, level: str, fmt: str, stream: TextIO | None = None) -> bool:
     """Configure structlog; returns True when the output is a terminal (console rendering)."""
     out = stream or sys.stderr
@@ -75,7 +86,9 @@ def configure_logging(*, level: str, fmt: str, stream: TextIO | None = None) -> 
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(
+            file=out if stream is not None or not console else _CurrentStderr()  # type: ignore[arg-type]
+        ),
         cache_logger_on_first_use=False,
     )
     return console

@@ -16,6 +16,7 @@ text still says per 1.00); margin amounts in the account's margin currency; time
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST as _CONTENT_TYPE
@@ -141,6 +142,18 @@ class Metrics:
             "hedgebot_trading_state", "1 for the current trading state, else 0.", ("state",)
         )
 
+    def declare(self, *, underlyings: Iterable[str], venues: Iterable[str]) -> None:
+        """Export every counter of every configured underlying and venue at 0 from start-up, so
+        that `increase()` and `rate()` see a first event (an alert rule needs the series before
+        it moves). Gauges appear with the first loop turn: before it there is no true value;
+        accounts are labelled per margin currency (`account/currency`), known after the first
+        reconciliation."""
+        for underlying in underlyings:
+            for counter in (self._orders, self._fills, self._rejects, self._fees, self._rebates):
+                counter.labels(underlying)
+        for venue in venues:
+            self._reconnects.labels(venue)
+
     def record_underlying(
         self,
         underlying: str,
@@ -176,11 +189,18 @@ class Metrics:
     def record_fill(self, underlying: str, *, fee_usd: float) -> None:
         """Count one hedge fill and its fee; a negative fee (maker rebate) counts as a rebate."""
         self._fills.labels(underlying).inc()
-        fees, rebates = self._fees.labels(underlying), self._rebates.labels(underlying)
-        if fee_usd > 0:
-            fees.inc(fee_usd)
-        elif fee_usd < 0:
-            rebates.inc(-fee_usd)
+        self.record_fees(underlying, fees_usd=max(fee_usd, 0.0), rebates_usd=max(-fee_usd, 0.0))
+
+    def record_fill_count(self, underlying: str) -> None:
+        """Count one hedge fill (its fee goes through `record_fees`)."""
+        self._fills.labels(underlying).inc()
+
+    def record_fees(self, underlying: str, *, fees_usd: float, rebates_usd: float) -> None:
+        """Add fees paid and rebates earned (both positive USD amounts)."""
+        if fees_usd > 0:
+            self._fees.labels(underlying).inc(fees_usd)
+        if rebates_usd > 0:
+            self._rebates.labels(underlying).inc(rebates_usd)
 
     def record_reject(self, underlying: str) -> None:
         """Count one hedge order rejected by the venue."""

@@ -37,19 +37,86 @@ _EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
         "Hedge order outcome unknown",
     ),
     "order.lost": ("order.unknown.{underlying}", Severity.CRITICAL, "Hedge order lost"),
-    "order.not_placed": (
-        "order.unknown.{underlying}",
-        Severity.WARNING,
-        "Hedge order never reached the venue",
-    ),
-    "order.late_fill": ("order.unknown.{underlying}", Severity.WARNING, "Late fill applied"),
+    "order.late_fill": ("order.late_fill.{underlying}", Severity.INFO, "Late fill applied"),
     "guard.halted": ("hedge.failing.{underlying}", Severity.CRITICAL, "Underlying halted"),
     "guard.kill_switch": ("trading.state", Severity.CRITICAL, "Kill switch engaged"),
     "trading.state_changed": ("trading.state", Severity.WARNING, "Trading state changed"),
     "market.bad_data": ("feed.bad_data.{source}", Severity.WARNING, "Bad market data held"),
-    "market.bad_data_cleared": ("feed.bad_data.{source}", Severity.RESOLVED, "Market data sane"),
     "risk.unvalued": ("risk.unvalued.{underlying}", Severity.WARNING, "Book cannot be valued"),
 }
+"""Engine event -> (alert key, severity, title) of the alerts events open (or just report)."""
+
+_RESOLVING_EVENTS: Mapping[str, tuple[str, str]] = {
+    "order.accepted": ("order.rejected.{underlying}", "Hedge orders accepted again"),
+    "order.found": ("order.unknown.{underlying}", "Hedge order found by client id"),
+    "order.not_placed": (
+        "order.unknown.{underlying}",
+        "Hedge order never reached the venue: nothing in flight",
+    ),
+    "market.bad_data_cleared": ("feed.bad_data.{source}", "Market data sane"),
+    "risk.valued": ("risk.unvalued.{underlying}", "Book valued again"),
+}
+"""Engine event -> (alert key, title) of the RESOLVED it sends when that key is open."""
+
+RESOLVED_BY_RESUME: tuple[str, ...] = ("hedge.failing.", "order.unknown.")
+"""Open alerts whose keys start so are resolved by an operator resume (trading.state resolves
+when the state is back to active)."""
+
+CONDITION_ALERT_KEYS: tuple[str, ...] = (
+    "margin.{account}/{currency}",
+    "feed.stale.{source}",
+    "venue.disconnected.{venue}",
+)
+"""Alerts the surface raises and resolves itself from each turn's figures."""
+
+
+def alert_keys() -> frozenset[str]:
+    """Every alert key template hedgebot can send (the runbook documents each)."""
+    events = {key for key, _, _ in _EVENT_ALERTS.values()}
+    return frozenset(events | {key for key, _ in _RESOLVING_EVENTS.values()}).union(
+        CONDITION_ALERT_KEYS
+    )
+
+
+def unresolvable_keys() -> frozenset[str]:
+    """Key templates that open (WARNING/CRITICAL) with no way to be RESOLVED: must be empty."""
+    opening = {
+        key
+        for key, severity, _ in _EVENT_ALERTS.values()
+        if severity in (Severity.WARNING, Severity.CRITICAL)
+    }
+    resolvable = {key for key, _ in _RESOLVING_EVENTS.values()} | {"trading.state"}
+    return frozenset(
+        key for key in opening if key not in resolvable and not key.startswith(RESOLVED_BY_RESUME)
+    )
+
+
+STATUS_MIN_INTERVAL_S = 10.0
+"""systemd's STATUS= line: sent at once when the trading state or the set of underlyings outside
+their band changes, else at most this often while its figures move."""
+
+
+def status_line(view: TurnView) -> str:
+    """One line for `systemctl status`: trading state (with why), each underlying's net delta
+    against its band in coin, and the worst margin ratio."""
+    state = view.trading_state.upper()
+    if view.trading_reason and view.trading_state != "active":
+        state += f" ({view.trading_origin}: {view.trading_reason})"
+    parts = [state]
+    rows = []
+    for name, row in view.underlyings.items():
+        if row.price <= 0:
+            rows.append(f"{name} unvalued")
+            continue
+        flag = " OUTSIDE" if row.outside_band else ""
+        rows.append(f"{name} {row.net_delta:+.3f}/±{row.band:.3f} coin{flag}")
+    if rows:
+        parts.append(", ".join(rows))
+    at_risk = [a for a in view.accounts if a.maintenance_margin > 0]  # empty lines read inf
+    if at_risk:
+        worst = max(at_risk, key=lambda a: a.maintenance_ratio)
+        parts.append(f"MM/equity {worst.maintenance_ratio:.1%} ({worst.account}/{worst.currency})")
+    return " | ".join(parts)
 
 
 class _Fields(dict[str, str]):
@@ -57,6 +124,10 @@ class _Fields(dict[str, str]):
 
     def __missing__(self, name: str) -> str:
         return "?"
+
+
+def _body(fields: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
 
 
 class OperatorSurface:
@@ -85,6 +156,11 @@ class OperatorSurface:
         self._margin: dict[str, MarginAlertState] = {}
         self._stale: set[str] = set()
         self._counts: dict[tuple[str, str], int] = {}
+        self._fees_seen: dict[str, tuple[float, float]] = {}
+        self._open: set[str] = set()
+        self._status_sent: tuple[str, str] | None = None
+        self._status_next = 0.0
+        metrics.declare(underlyings=settings.hedges, venues=settings.venues)
         self._reconnects: dict[str, int] = {}
         self._view: TurnView | None = None
         self._last_turn_monotonic: float | None = None
@@ -95,27 +171,45 @@ class OperatorSurface:
     # --- engine side ----------------------------------------------------------------------
 
     def on_event(self, kind: str, detail: Mapping[str, object]) -> None:
-        """Turn an engine event into an alert (and a metric where there is one)."""
+        """Turn an engine event into an alert (and a metric where there is one); events that
+        end a condition resolve its open alert."""
         if kind == "order.rejected":
             self.metrics.record_reject(str(detail.get("underlying", "")))
         if kind == "daemon.started":
             self.started = True
             sd_notify.ready()
+        fields = _Fields({k: str(v) for k, v in detail.items()})
+        if kind == "operator.resume":
+            for key in sorted(k for k in self._open if k.startswith(RESOLVED_BY_RESUME)):
+                self._resolve(key, "Resumed by the operator", fields)
+        resolving = _RESOLVING_EVENTS.get(kind)
+        if resolving is not None:
+            self._resolve(resolving[0].format_map(fields), resolving[1], fields)
         spec = _EVENT_ALERTS.get(kind)
         if spec is None:
             return
         key, severity, title = spec
+        key = key.format_map(fields)
         if kind == "trading.state_changed" and detail.get("to") == "active":
-            severity = Severity.INFO
-        fields = {k: str(v) for k, v in detail.items()}
-        body = ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+            self._resolve(key, "Trading active again", fields)
+            return
+        if severity in (Severity.WARNING, Severity.CRITICAL):
+            self._open.add(key)
+        self.alerts.submit(
+            Alert(key=key, severity=severity, title=title, body=_body(fields), fields=dict(fields))
+        )
+
+    def _resolve(self, key: str, title: str, fields: Mapping[str, str]) -> None:
+        if key not in self._open:
+            return
+        self._open.discard(key)
         self.alerts.submit(
             Alert(
-                key=key.format_map(_Fields(fields)),
-                severity=severity,
+                key=key,
+                severity=Severity.RESOLVED,
                 title=title,
-                body=body,
-                fields=fields,
+                body=_body(fields),
+                fields=dict(fields),
             )
         )
 
@@ -137,7 +231,12 @@ class OperatorSurface:
                 vega=row.vega,
             )
             self._count(name, "orders", row.hedge_orders, metrics.record_order)
-            self._count(name, "fills", row.fills, lambda u: metrics.record_fill(u, fee_usd=0.0))
+            self._count(name, "fills", row.fills, metrics.record_fill_count)
+            paid, earned = self._fees_seen.get(name, (0.0, 0.0))
+            metrics.record_fees(
+                name, fees_usd=row.fees_usd - paid, rebates_usd=row.rebates_usd - earned
+            )
+            self._fees_seen[name] = (max(paid, row.fees_usd), max(earned, row.rebates_usd))
             age = self._state.quote_age_s(self._hedge_key(name))
             metrics.record_data_age(f"{name}.hedge_quote", min(age, 1e9))
             self._staleness(f"{name}.market", age)
@@ -160,6 +259,20 @@ class OperatorSurface:
             down_s = 0.0 if health.connected else (view.now_ms - health.since_ms) / 1000
             self._disconnection(venue, down_s, health.reason)
         self._ping_watchdog()
+        self._systemd_status(view)
+
+    def _systemd_status(self, view: TurnView) -> None:
+        shape = view.trading_state + "".join(
+            name for name, row in view.underlyings.items() if row.outside_band
+        )
+        line = status_line(view)
+        now = time.monotonic()
+        sent = self._status_sent
+        if sent is not None and (sent[1] == line or (sent[0] == shape and now < self._status_next)):
+            return
+        sd_notify.status(line)
+        self._status_sent = (shape, line)
+        self._status_next = now + STATUS_MIN_INTERVAL_S
 
     def _hedge_key(self, underlying: str) -> InstrumentKey:
         hedge = self._settings.hedges[underlying]
@@ -255,16 +368,13 @@ class OperatorSurface:
         return self._view.to_dict() if self._view else {"trading_state": "starting"}
 
     def halt(self, reason: str) -> None:
-        """Operator: halt all trading."""
-        log.warning("operator.halt", reason=reason)
+        """Operator: halt all trading (the daemon logs and journals `operator.halt` once)."""
         self._halt(reason)
 
     def resume(self) -> None:
-        """Operator: resume trading."""
-        log.warning("operator.resume")
+        """Operator: resume trading (logged and journaled as `operator.resume`)."""
         self._resume()
 
     def flatten_hedges(self) -> str:
         """Operator: close every hedge position with reduce-only orders."""
-        log.warning("operator.flatten_hedges")
         return self._flatten()

@@ -147,7 +147,9 @@ async def test_submit_returns_at_once_even_when_every_channel_is_dead() -> None:
         per_submit_s = (time.perf_counter() - started) / 5_000
         await dispatcher.aclose(timeout_s=0.1)
         await runner
-    assert per_submit_s < 200e-6
+    # a delivery attempt costs milliseconds to seconds; a submit, even on a loaded machine
+    # logging a drop each time, stays far below (idle it is under 200 µs)
+    assert per_submit_s < 2e-3
     assert dispatcher.stats().dropped >= 5_000 - 64 - 1
 
 

@@ -100,7 +100,13 @@ async def test_daemon_notifies_systemd_serves_metrics_obeys_control_and_stops_on
                 while not any("state" in t for t in lowered()):
                     await receiver.wait_for(accepted=len(lowered()) + 1, timeout_s=10)
                 async with http.get(f"{base}/status") as response:
-                    assert (await response.json())["trading_state"] == "halted"
+                    status = await response.json()
+                assert status["trading_state"] == "halted"
+                assert status["trading_origin"] == "operator"
+                assert status["trading_reason"] == "operator request via HTTP"
+                assert isinstance(status["trading_since_ms"], int)
+                rows = status["underlyings"].values()
+                assert all("halted" in row["trading"].lower() for row in rows), rows
             await receiver.wait_for(accepted=1, timeout_s=10)
             process.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(process.wait(), 30)
@@ -117,3 +123,4 @@ async def test_daemon_notifies_systemd_serves_metrics_obeys_control_and_stops_on
     assert any("Trading state changed" in t for t in titles), titles
     assert any("hedgebot stopped" in t for t in titles), titles
     assert token not in stderr
+    assert stderr.count('"event": "operator.halt"') == 1, "a halt is logged once"

@@ -1,0 +1,117 @@
+"""Alerts open and close: every WARNING or CRITICAL gets a RESOLVED under its key when the
+condition ends, and every key hedgebot sends (and every runbook link) is in the operator guide."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hedgebot.clock import SimulatedClock
+from hedgebot.core.margin_alerts import MARGIN_RUNBOOK
+from hedgebot.daemon.state import BookState
+from hedgebot.model.alerts import Severity
+from hedgebot.operator.metrics import Metrics
+from hedgebot.operator.surface import OperatorSurface, alert_keys, unresolvable_keys
+from tests.e2e.test_bad_input_daemon import RecordingDispatcher
+from tests.support.daemon_harness import settings_for
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = ROOT / "docs" / "operator.md"
+
+
+@pytest.fixture
+def surface_and_alerts(tmp_path: Path) -> tuple[OperatorSurface, RecordingDispatcher]:
+    alerts = RecordingDispatcher()
+    surface = OperatorSurface(
+        settings=settings_for(tmp_path),
+        state=BookState(SimulatedClock(0)),
+        metrics=Metrics(process_collectors=False),
+        alerts=alerts,
+        halt=lambda _: None,
+        resume=lambda: None,
+        flatten=lambda: "",
+    )
+    return surface, alerts
+
+
+def test_no_alert_opens_without_a_way_to_resolve() -> None:
+    assert unresolvable_keys() == frozenset()
+
+
+def test_each_condition_opens_once_and_resolves_once(
+    surface_and_alerts: tuple[OperatorSurface, RecordingDispatcher],
+) -> None:
+    surface, alerts = surface_and_alerts
+    btc: dict[str, object] = {"underlying": "BTC"}
+    events: list[tuple[str, dict[str, object]]] = [
+        ("order.accepted", btc),  # nothing open: nothing sent
+        ("order.rejected", {**btc, "reason": "insufficient funds"}),
+        ("order.accepted", btc),
+        ("order.accepted", btc),  # already resolved
+        ("risk.unvalued", {**btc, "reason": "no quote for BTC-27MAR26-60000-C"}),
+        ("risk.valued", btc),
+        ("order.unknown", {**btc, "client_id": "hb1n7"}),
+        ("order.found", {**btc, "client_id": "hb1n7", "status": "open"}),
+        ("guard.halted", {**btc, "reason": "3 consecutive rejects"}),
+        ("trading.state_changed", {"from": "active", "to": "halted", "reason": "x"}),
+        ("operator.resume", {}),
+        ("trading.state_changed", {"from": "halted", "to": "active", "reason": "resumed"}),
+    ]
+    for kind, detail in events:
+        surface.on_event(kind, detail)
+    sent = [(a.key, a.severity) for a in alerts.alerts]
+    assert sent == [
+        ("order.rejected.BTC", Severity.WARNING),
+        ("order.rejected.BTC", Severity.RESOLVED),
+        ("risk.unvalued.BTC", Severity.WARNING),
+        ("risk.unvalued.BTC", Severity.RESOLVED),
+        ("order.unknown.BTC", Severity.WARNING),
+        ("order.unknown.BTC", Severity.RESOLVED),
+        ("hedge.failing.BTC", Severity.CRITICAL),
+        ("trading.state", Severity.WARNING),
+        ("hedge.failing.BTC", Severity.RESOLVED),
+        ("trading.state", Severity.RESOLVED),
+    ]
+
+
+def _placeholders(key: str) -> str:
+    """`order.unknown.{underlying}` and `order.unknown.<u>` both read `order.unknown.<>`."""
+    return re.sub(r"\{[^}]*\}|<[^>]*>", "<>", key)
+
+
+def _documented_keys(text: str) -> set[str]:
+    return {_placeholders(k) for k in re.findall(r"`([a-z_]+\.[a-z_.<>/{}]*)`", text)}
+
+
+def test_every_alert_key_is_in_the_operator_guide_and_the_readme_runbook_agrees() -> None:
+    guide = _documented_keys(GUIDE.read_text(encoding="utf-8"))
+    for key in alert_keys():
+        assert _placeholders(key) in guide, f"{key} is not documented in docs/operator.md"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    runbook = readme[readme.index("### Runbook") :]
+    runbook = runbook[: runbook.index("\n## ")]
+    sent = {_placeholders(k) for k in alert_keys()} | {"lifecycle.*"}
+    for key in _documented_keys(runbook):
+        if "." in key and not key.startswith(("hedgebot", "docs")):
+            assert key in sent, f"README runbook names {key}, which hedgebot never sends"
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_every_runbook_link_points_at_a_section_that_exists() -> None:
+    anchors = _anchors(GUIDE.read_text(encoding="utf-8"))
+    links = set(MARGIN_RUNBOOK.values())
+    for path in [*ROOT.glob("hedgebot/**/*.py"), *ROOT.glob("deploy/**/*.y*ml")]:
+        links |= set(re.findall(r"docs/operator\.md#[a-z0-9\-]+", path.read_text("utf-8")))
+    assert len(links) > 5
+    for link in sorted(links):
+        assert link.split("#", 1)[1] in anchors, f"{link}: no such section"
