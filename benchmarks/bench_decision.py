@@ -8,7 +8,9 @@ loop is woken: (a) the whole turn, (b) for turns that hedged, until ``Broker.sub
 called. The simulator's own work is not counted. A tight band makes most turns hedge.
 
 The first figure excludes the venue's own work (the simulated exchange's margin check and
-matching run after the hand-over); the whole turn, which includes the sends, is reported apart.
+matching run after the hand-over); the journal's commit of each intent (SQLite, before the send)
+is measured apart, and the figure is repeated without it; the whole turn, which includes the
+sends, is reported apart.
 
 Run: ``python benchmarks/bench_decision.py [--sizes 100,1000,10000] [--turns N]``; prints a
 markdown table.
@@ -66,7 +68,12 @@ def settings(state_dir: str, count: int) -> Settings:
     data["state_dir"] = state_dir
     data["simulator"]["speed"] = 0
     data["accounts"]["main"]["positions"] = option_book(count)
-    data["accounts"]["main"]["collateral"] = {"BTC": 50.0, "ETH": 500.0, "SOL": 10_000.0}
+    scale = max(1.0, count / 100)  # short options need margin in proportion to the book
+    data["accounts"]["main"]["collateral"] = {
+        "BTC": 50.0 * scale,
+        "ETH": 500.0 * scale,
+        "SOL": 10_000.0 * scale,
+    }
     data["guards"] = {
         "max_orders_per_minute": 10_000,
         "max_notional_per_minute_usd": 1e12,
@@ -106,16 +113,27 @@ class TimedBroker:
         return await self._inner.submit(order)
 
 
-async def measure(count: int, turns: int) -> tuple[list[float], list[float]]:
-    """Latencies in seconds: every turn, and the turns that handed an order to the venue."""
+async def measure(count: int, turns: int) -> tuple[list[float], list[float], list[float]]:
+    """Latencies in seconds: every turn, the turns that handed an order to the venue, and the
+    journal's commit of the intent inside each of those (before the hand-over)."""
     with tempfile.TemporaryDirectory() as state_dir:
         runtime = Runtime(settings(state_dir, count), live=False, observers=[])
         submits: list[float] = []
         for name, broker in list(runtime.venues.brokers.items()):
             runtime.venues.brokers[name] = TimedBroker(broker, submits)
+        commits: list[tuple[float, float]] = []
+        record_intent = runtime.journal.record_intent
+
+        def timed_intent(*args: Any, **kwargs: Any) -> None:
+            started = time.perf_counter()
+            record_intent(*args, **kwargs)
+            commits.append((started, time.perf_counter()))
+
+        runtime.journal.record_intent = timed_intent  # type: ignore[method-assign]
         engine = await runtime.start()
         every: list[float] = []
         hedged: list[float] = []
+        committing: list[float] = []
         for _ in range(turns):
             runtime.clock.advance(1.0)  # type: ignore[attr-defined]
             before = len(submits)
@@ -124,9 +142,11 @@ async def measure(count: int, turns: int) -> tuple[list[float], list[float]]:
             every.append(time.perf_counter() - woken)
             await asyncio.sleep(0)
             if len(submits) > before:
-                hedged.append(submits[before] - woken)
+                handed = submits[before]
+                hedged.append(handed - woken)
+                committing.append(sum(b - a for a, b in commits if woken <= a and b <= handed))
         await runtime.shutdown()
-        return every, hedged
+        return every, hedged, committing
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -145,9 +165,14 @@ def main() -> None:
     print("| instruments | latency (ms) | n | p50 | p99 | max |")
     print("|---:|---|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
-        every, hedged = asyncio.run(measure(size, args.turns))
+        every, hedged, committing = asyncio.run(measure(size, args.turns))
         for name, values in (
             ("market event to order handed to the venue", hedged),
+            ("of which the journal's commit of the intent", committing),
+            (
+                "the same without the journal's commit",
+                [h - c for h, c in zip(hedged, committing, strict=True)],
+            ),
             ("whole turn (risk, decisions, sends, venue's own work)", every),
         ):
             if values:
