@@ -54,3 +54,10 @@ def test_greeks_benchmark_prints_a_time_per_option_for_each_size() -> None:
     rows = _rows(_run("benchmarks/bench_greeks.py", "--repeats", "1"))[1:]
     assert [row[0] for row in rows] == ["1,000", "10,000", "100,000", "1,000,000"]
     assert all(float(row[1]) > 0 for row in rows)
+
+
+def test_paper_benchmark_prints_the_cost_of_a_quote_per_book_size() -> None:
+    """The paper-mode benchmark prints a positive cost per quote for each book size asked."""
+    rows = _rows(_run("benchmarks/bench_paper.py", "--sizes", "10,40", "--quotes", "200"))[1:]
+    assert [row[0] for row in rows] == ["10", "40"]
+    assert all(float(row[1]) > 0 for row in rows)

@@ -6,8 +6,8 @@ activates orders whose latency has elapsed (as takers against the latest book), 
 orders the new book crosses (as makers at their limit), applies funding to perpetual positions
 at each funding boundary (the latest quote's `funding_rate_8h`) and settles expired positions at
 their underlying's latest index. Per-quote work does not grow with the book: expiries are only
-looked at when the clock passes the next listed expiry (or while a passed one still waits for its
-underlying's index), funding only at its boundary. Quotes without depth get the synthetic depth of
+looked at when the clock passes the next listed expiry, or when an index arrives while a passed
+one still waits for its underlying's index; funding only at its boundary. Quotes without depth get the synthetic depth of
 `hedgebot.venues.sim.book.book_from_quote`. `broker(account)` gives `hedgebot.venues.ports.Broker`s.
 
 Time comes from the given clock (a WallClock for live paper trading); nothing happens between
@@ -76,7 +76,8 @@ class PaperExchange:
         self._expiry_cursor = 0
         """Index in `_expiries` of the first expiry the clock has not passed yet."""
         self._settlement_pending = True
-        """A passed expiry may still hold positions (a seeded book, or no index yet)."""
+        """A passed expiry may still hold positions (a seeded book, or no index yet): the next
+        index price retries."""
 
     def broker(self, account: str) -> LedgerBroker:
         """The `Broker` of one seeded account."""
@@ -102,7 +103,7 @@ class PaperExchange:
         """A new index price: settles expired positions of that underlying."""
         if index.venue == self.venue:
             self._index[index.underlying] = index
-            self._settle_expired(self._clock.now_ms())
+            self._settle_expired(self._clock.now_ms(), retry_pending=True)
             self._desk.publish()
 
     def on_feed_status(self, venue: str, *, connected: bool, reason: str) -> None:
@@ -112,7 +113,7 @@ class PaperExchange:
 
     def _process(self, key: InstrumentKey) -> None:
         now_ms = self._clock.now_ms()
-        self._settle_expired(now_ms)
+        self._settle_expired(now_ms, retry_pending=False)
         self._fund_due(now_ms)
         self.ledger.activate_due(now_ms, self._book)
         if key in self.ledger.resting_limits():
@@ -145,12 +146,12 @@ class PaperExchange:
                     )
             self._next_funding_ms += self._funding_interval_ms
 
-    def _settle_expired(self, now_ms: int) -> None:
+    def _settle_expired(self, now_ms: int, *, retry_pending: bool) -> None:
         expiries = self._expiries
         passed = self._expiry_cursor
         while passed < len(expiries) and expiries[passed] <= now_ms:
             passed += 1
-        if passed == self._expiry_cursor and not self._settlement_pending:
+        if passed == self._expiry_cursor and not (retry_pending and self._settlement_pending):
             return
         self._expiry_cursor = passed
         pending = False
