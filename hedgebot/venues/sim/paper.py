@@ -7,8 +7,9 @@ orders the new book crosses (as makers at their limit), applies funding to perpe
 at each funding boundary (the latest quote's `funding_rate_8h`) and settles expired positions at
 their underlying's latest index. Per-quote work does not grow with the book: expiries are only
 looked at when the clock passes the next listed expiry, or when an index arrives while a passed
-one still waits for its underlying's index; funding only at its boundary. Quotes without depth get the synthetic depth of
-`hedgebot.venues.sim.book.book_from_quote`. `broker(account)` gives `hedgebot.venues.ports.Broker`s.
+one still waits for its underlying's index; funding only at its boundary. Quotes without depth
+get the synthetic depth of `hedgebot.venues.sim.book.book_from_quote`. `broker(account)` gives
+`hedgebot.venues.ports.Broker`s.
 
 Time comes from the given clock (a WallClock for live paper trading); nothing happens between
 market events. It must not generate prices.
