@@ -58,6 +58,7 @@ class QuoteBoard(dict[InstrumentKey, Quote]):
         super().__init__()
         self._slot_of: dict[InstrumentKey, int] = {}
         self._next_slot = 0
+        self._unquoted: int | None = None
         self.forward: FloatArray = np.ones(64)
         self.mark: FloatArray = np.ones(64)
         self.sigma: FloatArray = np.zeros(64)
@@ -98,11 +99,19 @@ class QuoteBoard(dict[InstrumentKey, Quote]):
 
     def slots(self, keys: Sequence[InstrumentKey | None]) -> NDArray[np.intp]:
         """The slots of `keys`: new slots for unseen keys, a never-quoted one for None."""
-        out = np.empty(len(keys), np.intp)
-        for i, key in enumerate(keys):
-            slot = self._slot_of.get(key) if key is not None else None
-            out[i] = self._new_slot(key) if slot is None else slot
-        return out
+        slot_of = self._slot_of
+        for key in keys:
+            if key is not None and key not in slot_of:
+                self._new_slot(key)
+        none_slot = self._none_slot()
+        return np.fromiter(
+            (none_slot if key is None else slot_of[key] for key in keys), np.intp, len(keys)
+        )
+
+    def _none_slot(self) -> int:
+        if self._unquoted is None:
+            self._unquoted = self._new_slot(None)
+        return self._unquoted
 
     def _forget(self, key: InstrumentKey) -> None:
         slot = self._slot_of.get(key)
