@@ -8,9 +8,9 @@ loop is woken: (a) the whole turn, (b) for turns that hedged, until ``Broker.sub
 called. The simulator's own work is not counted. A tight band makes most turns hedge.
 
 The first figure excludes the venue's own work (the simulated exchange's margin check and
-matching run after the hand-over); the journal's commit of each intent (SQLite, before the send)
-is measured apart, and the figure is repeated without it; the whole turn, which includes the
-sends, is reported apart.
+matching run after the hand-over); the journal's SQLite commits before the send (the turn's
+decisions and the order's intent) are measured apart, and the figure is repeated without them;
+the whole turn, which includes the sends, is reported apart.
 
 Run: ``python benchmarks/bench_decision.py [--sizes 100,1000,10000] [--turns N]``; prints a
 markdown table.
@@ -113,23 +113,30 @@ class TimedBroker:
         return await self._inner.submit(order)
 
 
+def _timed(write: Any, spans: list[tuple[float, float]]) -> Any:
+    """`write`, noting the (start, end) of each call in `spans`."""
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return write(*args, **kwargs)
+        finally:
+            spans.append((started, time.perf_counter()))
+
+    return timed
+
+
 async def measure(count: int, turns: int) -> tuple[list[float], list[float], list[float]]:
     """Latencies in seconds: every turn, the turns that handed an order to the venue, and the
-    journal's commit of the intent inside each of those (before the hand-over)."""
+    journal's writes (decisions, intents, risk) inside each of those before the hand-over."""
     with tempfile.TemporaryDirectory() as state_dir:
         runtime = Runtime(settings(state_dir, count), live=False, observers=[])
         submits: list[float] = []
         for name, broker in list(runtime.venues.brokers.items()):
             runtime.venues.brokers[name] = TimedBroker(broker, submits)
         commits: list[tuple[float, float]] = []
-        record_intent = runtime.journal.record_intent
-
-        def timed_intent(*args: Any, **kwargs: Any) -> None:
-            started = time.perf_counter()
-            record_intent(*args, **kwargs)
-            commits.append((started, time.perf_counter()))
-
-        runtime.journal.record_intent = timed_intent  # type: ignore[method-assign]
+        for method in ("record_decision", "record_intent", "record_risk"):
+            setattr(runtime.journal, method, _timed(getattr(runtime.journal, method), commits))
         engine = await runtime.start()
         every: list[float] = []
         hedged: list[float] = []
@@ -168,9 +175,9 @@ def main() -> None:
         every, hedged, committing = asyncio.run(measure(size, args.turns))
         for name, values in (
             ("market event to order handed to the venue", hedged),
-            ("of which the journal's commit of the intent", committing),
+            ("of which the journal's commits (decisions, intent)", committing),
             (
-                "the same without the journal's commit",
+                "the same without the journal's commits",
                 [h - c for h, c in zip(hedged, committing, strict=True)],
             ),
             ("whole turn (risk, decisions, sends, venue's own work)", every),
