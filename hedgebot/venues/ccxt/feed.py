@@ -253,26 +253,35 @@ class CcxtMarketFeed:
     async def _poll_rest(
         self, markets: Sequence[VenueMarket], sink: MarketSink, *, duration_s: float
     ) -> None:
-        """Fetch the tickers over REST now, then every ``rest_poll_s`` for ``duration_s``."""
-        deadline_ms = self._clock.now_ms() + int(duration_s * 1000)
+        """Fetch the tickers over REST now (concurrently), then every ``rest_poll_s``, until
+        ``duration_s`` has passed (one round when it is 0): the caller then watches again."""
         polled = sorted(markets, key=lambda m: m.instrument.kind is Kind.OPTION)[:REST_POLL_MAX]
-        while True:
-            for market in polled:
-                try:
-                    ticker = await self._exchange.fetch_ticker(market.ccxt_symbol)
-                except Exception as exc:  # the websocket retry decides what happens next
-                    log.warning(
-                        "feed.rest_failed",
-                        venue=self.venue,
-                        symbol=market.instrument.symbol,
-                        error=str(translate_error(exc)),
-                    )
-                else:
-                    self._publish(ticker, market, sink)
-            remaining_s = (deadline_ms - self._clock.now_ms()) / 1000
-            if remaining_s <= 0:
-                return
-            await self._clock.sleep(min(self._rest_poll_s, remaining_s))
+        if duration_s <= 0:
+            await self._fetch_round(polled, sink)
+            return
+        try:
+            async with asyncio.timeout(duration_s):
+                while True:
+                    await self._fetch_round(polled, sink)
+                    await self._clock.sleep(self._rest_poll_s)
+        except TimeoutError:
+            return
+
+    async def _fetch_round(self, markets: Sequence[VenueMarket], sink: MarketSink) -> None:
+        await asyncio.gather(*(self._fetch_one(market, sink) for market in markets))
+
+    async def _fetch_one(self, market: VenueMarket, sink: MarketSink) -> None:
+        try:
+            ticker = await self._exchange.fetch_ticker(market.ccxt_symbol)
+        except Exception as exc:  # the websocket retry decides what happens next
+            log.warning(
+                "feed.rest_failed",
+                venue=self.venue,
+                symbol=market.instrument.symbol,
+                error=str(translate_error(exc)),
+            )
+        else:
+            self._publish(ticker, market, sink)
 
     def _publish(self, ticker: Any, market: VenueMarket, sink: MarketSink) -> None:
         now_ms = self._clock.now_ms()
