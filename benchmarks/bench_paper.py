@@ -3,8 +3,8 @@
 
 Each quote goes where paper mode sends it: the daemon's `BookState` (stored on its
 `QuoteBoard`) and the `PaperExchange` (expiry and funding checks, order activation and matching,
-events to the paper brokers). Quotes cycle over the book's options on a wall clock, with one
-resting order on the perpetual so matching has work to do.
+events to the paper brokers). Quotes cycle over the book's options on a wall clock; no order is
+resting, so this is the cost of a quote that fills nothing.
 
 Run: ``python benchmarks/bench_paper.py [--sizes 100,1000,10000] [--quotes N]``; prints a
 markdown table.
