@@ -19,14 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import json
 import signal
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import structlog
+from numpy.typing import NDArray
 
 from hedgebot import config as cfg
 from hedgebot.clock import SimulatedClock
@@ -62,9 +65,12 @@ from hedgebot.venue_wiring import Venues, ccxt_venues
 from hedgebot.venues.ports import Broker, MarketFeed
 
 if TYPE_CHECKING:
+    from hedgebot.backtest.book import BacktestBook
+    from hedgebot.backtest.request import BacktestRequest
     from hedgebot.venues.sim.settings import UnderlyingSettings
 
 log = structlog.get_logger("hedgebot.app")
+FloatArray = NDArray[np.float64]
 
 
 def build_venues(settings: Settings, *, live: bool, run_number: int, client_prefix: str) -> Venues:
@@ -157,6 +163,33 @@ def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) ->
     )
 
 
+def guard_limits(settings: Settings) -> GuardLimits:
+    """The guards' limits for a configuration."""
+    return GuardLimits(
+        max_data_age_s=settings.guards.max_data_age_s,
+        max_notional_per_minute_usd=settings.guards.max_notional_per_minute_usd,
+        max_notional_per_hour_usd=settings.guards.max_notional_per_hour_usd,
+        max_orders_per_minute=settings.guards.max_orders_per_minute,
+        max_consecutive_rejects=settings.guards.max_consecutive_rejects,
+        max_hedge_position={u: h.max_position for u, h in settings.hedges.items()},
+        max_abs_net_delta_usd=settings.guards.kill_abs_net_delta_usd,
+        max_maintenance_ratio=settings.guards.kill_maintenance_ratio,
+    )
+
+
+def hedge_rule(hedge: cfg.HedgeSettings) -> HedgeRule:
+    """The policy's rule for a configured hedge."""
+    return HedgeRule(
+        target=hedge.target,
+        band=band_rule(hedge.band),
+        rebalance_to=RebalanceTo(hedge.rebalance_to),
+        min_order=hedge.min_order,
+        max_order=hedge.max_order,
+        max_position=hedge.max_position,
+        cooldown_ms=int(hedge.cooldown_s * 1000),
+    )
+
+
 def hedge_legs(
     settings: Settings, instruments: Mapping[InstrumentKey, Instrument]
 ) -> dict[str, HedgeLeg]:
@@ -175,15 +208,7 @@ def hedge_legs(
             underlying=underlying,
             account=hedge.account,
             instrument=instrument,
-            rule=HedgeRule(
-                target=hedge.target,
-                band=band_rule(hedge.band),
-                rebalance_to=RebalanceTo(hedge.rebalance_to),
-                min_order=hedge.min_order,
-                max_order=hedge.max_order,
-                max_position=hedge.max_position,
-                cooldown_ms=int(hedge.cooldown_s * 1000),
-            ),
+            rule=hedge_rule(hedge),
             slippage_bps=hedge.slippage_bps,
             order_timeout_ms=int(hedge.order_timeout_s * 1000),
         )
@@ -210,16 +235,7 @@ class Runtime:
         self.state = BookState(clock=self.clock)
         self.events: dict[str, int] = {}
         self.gatekeeper = Gatekeeper(
-            limits=GuardLimits(
-                max_data_age_s=settings.guards.max_data_age_s,
-                max_notional_per_minute_usd=settings.guards.max_notional_per_minute_usd,
-                max_notional_per_hour_usd=settings.guards.max_notional_per_hour_usd,
-                max_orders_per_minute=settings.guards.max_orders_per_minute,
-                max_consecutive_rejects=settings.guards.max_consecutive_rejects,
-                max_hedge_position={u: h.max_position for u, h in settings.hedges.items()},
-                max_abs_net_delta_usd=settings.guards.kill_abs_net_delta_usd,
-                max_maintenance_ratio=settings.guards.kill_maintenance_ratio,
-            ),
+            limits=guard_limits(settings),
             reducing_ratio=settings.margin.reducing_ratio,
             notify=self.notify,
             min_available_ratio=settings.margin.min_available_ratio,
@@ -487,3 +503,120 @@ async def risk_report(*, config: Path) -> str:
         )
     finally:
         await runtime.shutdown()
+
+
+def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) -> int:
+    """``hedgebot backtest``: the configured book and hedge rule of one underlying through the
+    backtest (hedgebot.backtest), on the same policy code the daemon trades with."""
+    from hedgebot.backtest.request import execute
+
+    settings = load_settings(config)
+    configure_logging(level="error", fmt="json")
+    chosen = underlying or next(iter(settings.hedges), None)
+    if chosen is None or chosen not in settings.hedges:
+        raise ConfigError(f"hedges: no hedge configured for {chosen or 'any underlying'}")
+    book = backtest_book(settings, chosen)
+    spec = next(u for u in _sim_underlyings(settings) if u.name == chosen)
+    dynamics: dict[str, Any] = {
+        "spot": spec.spot,
+        "vol": spec.vol,
+        "vol_of_vol": spec.vol_of_vol,
+        "vol_half_life_hours": spec.vol_half_life_hours,
+        "jumps_per_day": spec.jumps_per_day,
+        "jump_std": spec.jump_std,
+        "iv_premium": spec.iv_premium,
+        **request.dynamics,
+    }
+    try:
+        mc = dataclasses.replace(request.monte_carlo, **dynamics)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"backtest: {exc}") from None
+    start_ms = int(settings.simulator.start.timestamp() * 1000)
+    if request.guards:
+        request = dataclasses.replace(request, limits=guard_limits(settings))
+    execute(
+        dataclasses.replace(request, monte_carlo=mc),
+        book=book,
+        rule=hedge_rule(settings.hedges[chosen]),
+        start_ms=start_ms,
+    )
+    return 0
+
+
+def backtest_book(settings: Settings, underlying: str) -> BacktestBook:
+    """The configured positions of `underlying` (across accounts) as a backtest book.
+    Symbols follow Deribit's names."""
+    from hedgebot.backtest.book import BacktestBook, OptionLeg
+    from hedgebot.model.instruments import Kind, OptionType
+    from hedgebot.venues.sim.catalog import sim_instrument
+
+    specs = {u.name: u for u in _sim_underlyings(settings)}
+    spec = specs.get(underlying)
+    if spec is None:
+        raise ConfigError(f"hedges.{underlying}: the backtest knows no such underlying")
+    hedge = settings.hedges[underlying]
+
+    def instrument(venue: str, symbol: str, where: str) -> Instrument:
+        try:
+            return sim_instrument(venue, symbol, underlyings=specs.values())
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    options: list[OptionLeg] = []
+    static = face = 0.0
+    for name, account in settings.accounts.items():
+        for p in account.positions:
+            inst = instrument(account.venue, p.symbol, f"accounts.{name}.positions")
+            if inst.underlying != underlying:
+                continue
+            if inst.kind is Kind.OPTION:
+                assert inst.strike is not None
+                assert inst.expiry_ms is not None
+                options.append(
+                    OptionLeg(
+                        symbol=p.symbol,
+                        strike=inst.strike,
+                        expiry_ms=inst.expiry_ms,
+                        is_call=inst.option_type is OptionType.CALL,
+                        amount=p.amount,
+                    )
+                )
+            elif inst.amount_is_usd:
+                face += p.amount
+            else:
+                static += p.amount
+        if account.count_collateral:
+            static += account.collateral.get(underlying, 0.0)
+    venue = settings.accounts[hedge.account].venue
+    return BacktestBook(
+        underlying=underlying,
+        options=tuple(options),
+        static_coin=static,
+        inverse_face_usd=face,
+        hedge=instrument(venue, hedge.instrument, f"hedges.{underlying}.instrument"),
+        smile=functools.partial(
+            _sim_smile, skew=float(spec.smile_skew), curvature=float(spec.smile_curvature)
+        ),
+    )
+
+
+def _sim_smile(
+    atm: FloatArray,
+    forward: FloatArray,
+    strike: float,
+    tau: FloatArray,
+    *,
+    skew: float,
+    curvature: float,
+) -> FloatArray:
+    """The simulated venue's smile, for the backtest's revaluation."""
+    from hedgebot.venues.sim.smile import smile_vol
+
+    return smile_vol(
+        atm=atm,
+        forward=forward,
+        strike=np.full_like(forward, strike),
+        tau=tau,
+        skew=np.full_like(forward, skew),
+        curvature=np.full_like(forward, curvature),
+    )

@@ -1,4 +1,4 @@
-"""Command line: ``hedgebot run | check-config | init | risk | status | halt | resume |
+"""Command line: ``hedgebot run | check-config | init | risk | backtest | status | halt | resume |
 flatten-hedges | exchange-sim``.
 
 Owns argument parsing and exit codes only; every command's work lives elsewhere and is imported
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated exchange (default), paper trading on Deribit's real data, or live",
     )
 
+    _add_backtest(commands)
     _add_operator_commands(commands)
 
     # Its options belong to the local exchange's own parser: `main` hands every argument after
@@ -64,6 +65,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+def _add_backtest(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``hedgebot backtest`` (docs/backtest.md)."""
+    bt = commands.add_parser(
+        "backtest", help="hedge the configured book over Monte Carlo or recorded paths"
+    )
+    bt.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    bt.add_argument("--underlying", default=None, help="hedged underlying (default: the first)")
+    bt.add_argument("--paths", type=int, default=1000, help="Monte Carlo paths")
+    bt.add_argument("--days", type=float, default=30.0, help="horizon (capped at first expiry)")
+    bt.add_argument("--step-minutes", type=float, default=15.0)
+    bt.add_argument("--seed", type=int, default=7)
+    bt.add_argument("--spot", type=float, default=None, help="start price (default: simulator's)")
+    bt.add_argument("--vol", type=float, default=None, help="total vol (default: simulator's)")
+    bt.add_argument("--vol-of-vol", type=float, default=None)
+    bt.add_argument("--jumps-per-day", type=float, default=None)
+    bt.add_argument("--jump-std", type=float, default=None)
+    bt.add_argument("--drift", type=float, default=0.0, help="annual drift of the price")
+    bt.add_argument("--rate", type=float, default=0.0, help="annual financing rate")
+    bt.add_argument("--fee-bps", type=float, default=5.0)
+    bt.add_argument("--half-spread-bps", type=float, default=1.0)
+    bt.add_argument("--impact-bps", type=float, default=0.0)
+    bt.add_argument("--funding-8h", type=float, default=0.0001, help="perp funding per 8 h")
+    bt.add_argument("--candles", type=Path, default=None, help="replay a 1-minute candle CSV")
+    bt.add_argument("--chain", type=Path, default=None, help="option chain CSV for implied vol")
+    bt.add_argument("--iv", type=float, default=None, help="implied vol for a replay")
+    bt.add_argument("--window-days", type=float, default=1.0, help="replay: days per path (window)")
+    bt.add_argument(
+        "--basis", type=Path, default=None, help="report cross-hedge basis risk of a price file"
+    )
+    bt.add_argument(
+        "--guards", action="store_true", help="hedges pass the config's guards (event engine)"
+    )
+    bt.add_argument("--engine", choices=["auto", "event", "vectorised"], default="auto")
+    bt.add_argument("--out", type=Path, default=Path("backtest-out"), help="output folder")
+    bt.add_argument("--calibrate", action="store_true", help="pick the band for a risk budget")
+    bt.add_argument("--max-std", type=float, default=None, help="budget: std of P&L, USD")
+    bt.add_argument("--max-var95", type=float, default=None, help="budget: VaR 95%%, USD")
 
 
 def _add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -186,6 +226,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(asyncio.run(risk_report(config=_config(args.config))))
         return 0
+    if args.command == "backtest":
+        return _backtest(args)
     if args.command == "exchange-sim":
         return _exchange_sim(args.rest)
     return _remote(args)
@@ -211,6 +253,65 @@ def _check_config(path: Path) -> int:
         print(f"hedgebot: warning: {warning}", file=sys.stderr)
     print(json.dumps(masked_dump(settings), indent=2, sort_keys=True))
     return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from hedgebot.app import backtest
+    from hedgebot.backtest.market import MonteCarloSettings
+    from hedgebot.backtest.outcome import CostModel
+    from hedgebot.backtest.request import BacktestRequest
+    from hedgebot.backtest.runner import EngineChoice
+    from hedgebot.model.errors import ConfigError
+
+    if args.basis is not None:
+        from hedgebot.backtest.basis import basis_table
+
+        try:
+            print(basis_table(args.basis))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"backtest: cannot read {args.basis}: {exc}") from None
+        return 0
+    if args.guards and args.engine == "vectorised":
+        raise ConfigError("backtest: --guards runs on the event engine, not --engine vectorised")
+    if args.calibrate and args.max_std is None and args.max_var95 is None:
+        raise ConfigError("backtest: --calibrate needs --max-std or --max-var95")
+    overrides = {
+        name: getattr(args, name)
+        for name in ("spot", "vol", "vol_of_vol", "jumps_per_day", "jump_std")
+        if getattr(args, name) is not None
+    }
+    try:
+        mc = MonteCarloSettings(
+            paths=args.paths,
+            days=args.days,
+            step_minutes=args.step_minutes,
+            drift=args.drift,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"backtest: {exc}") from None
+    request = BacktestRequest(
+        monte_carlo=mc,
+        dynamics=overrides,
+        candles=args.candles,
+        chain=args.chain,
+        implied_vol=args.iv,
+        window_days=args.window_days,
+        costs=CostModel(
+            fee_bps=args.fee_bps,
+            half_spread_bps=args.half_spread_bps,
+            impact_bps=args.impact_bps,
+            funding_rate_8h=args.funding_8h,
+            rate=args.rate,
+        ),
+        engine=EngineChoice(args.engine),
+        out_dir=args.out,
+        max_std=args.max_std,
+        max_var95=args.max_var95,
+        calibrate=args.calibrate,
+        guards=args.guards,
+    )
+    return backtest(config=_config(args.config), underlying=args.underlying, request=request)
 
 
 def _remote(args: argparse.Namespace) -> int:

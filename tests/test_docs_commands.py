@@ -3,7 +3,8 @@
 The test reads each ```sh block of README.md and docs/*.md, joins continuation lines (a trailing
 backslash) and runs every command, in the order of the document, with bash, in a temporary
 workspace: a copy of the repository's ``config/`` and ``deploy/`` folders and a ``.venv`` link to
-the interpreter running the tests (so ``.venv/bin/hedgebot`` and a bare ``hedgebot`` both work).
+the interpreter running the tests (so ``.venv/bin/hedgebot`` and a bare ``hedgebot`` both work)
+and a link to the recorded data in ``tests/data/`` (the backtest replays it).
 A command passes when it exits 0 within `TIMEOUT_S` and prints no Python traceback.
 
 Adding a command to the docs needs nothing here when it finishes by itself within a few
@@ -197,6 +198,8 @@ class Workspace:
             config.write_text(self.rewrite(config.read_text(encoding="utf-8")), encoding="utf-8")
             config.chmod(0o600)
         (root / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+        (root / "tests").mkdir()
+        (root / "tests" / "data").symlink_to(ROOT / "tests" / "data", target_is_directory=True)
         (root / "constraints.txt").symlink_to(ROOT / "constraints.txt")
         bin_dir = str(Path(sys.executable).parent)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEBOT")}

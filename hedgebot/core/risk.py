@@ -195,6 +195,23 @@ class ContributionTable:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OptionTotals:
+    """Value (USD) and Black-76 greeks of one underlying's options: delta coin, gamma coin/USD,
+    theta USD per year, vega USD per vol point, the vega-weighted implied vol (a fraction), and
+    the delta and gamma the options add to the book's net figures (premium-adjusted where the
+    book counts that way)."""
+
+    value: float = 0.0
+    delta: float = 0.0
+    gamma: float = 0.0
+    theta: float = 0.0
+    vega: float = 0.0
+    implied_vol: float = 0.0
+    net_delta: float = 0.0
+    net_gamma: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnderlyingRisk:
     """Aggregated risk of one underlying. Delta in coin, gamma coin/USD, vega USD per vol point."""
 
@@ -207,6 +224,8 @@ class UnderlyingRisk:
     table: ContributionTable = field(default_factory=ContributionTable)
     missing: tuple[str, ...] = ()
     """Positions that could not be valued (no quote): the figures above are then incomplete."""
+    options: OptionTotals = field(default_factory=OptionTotals)
+    """The options alone: value and greeks for the live P&L attribution."""
 
     @property
     def contributions(self) -> tuple[Contribution, ...]:
@@ -370,6 +389,9 @@ class _Valued:
     gammas: FloatArray
     vegas: FloatArray
     valid: NDArray[np.bool_]
+    options: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray] | None = None
+    """Options only: USD value, Black-76 delta and gamma, theta (USD/year) and implied vol of
+    each position."""
 
 
 def _option_inputs(
@@ -400,6 +422,13 @@ def _value_options(group: _Group, quotes: Mapping[InstrumentKey, Quote], now_ms:
         gammas=amounts * (greeks.gamma - convexity),
         vegas=amounts * greeks.vega / 100.0,
         valid=valid,
+        options=(
+            amounts * greeks.price,
+            amounts * greeks.delta,
+            amounts * greeks.gamma,
+            amounts * greeks.theta,
+            sigma,
+        ),
     )
 
 
@@ -465,10 +494,13 @@ def _aggregate(
     segments: list[tuple[_Group, NDArray[np.intp], tuple[str, str]]] = []
     columns: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
     missing: list[str] = []
+    options = OptionTotals()
     for group, valued, labels in parts:
         index = group.rows_of.get(name)
         if index is None:
             continue
+        if valued.options is not None:
+            options = _option_totals(valued, index)
         if not valued.valid[index].all():
             missing += [
                 f"{group.keys[i]} (no quote)"
@@ -499,6 +531,25 @@ def _aggregate(
             segments=tuple(segments), amounts=amounts, deltas=deltas, gammas=gammas, vegas=vegas
         ),
         missing=tuple(missing),
+        options=options,
+    )
+
+
+def _option_totals(valued: _Valued, index: NDArray[np.intp]) -> OptionTotals:
+    assert valued.options is not None
+    values, deltas, gammas, thetas, sigmas = (column[index] for column in valued.options)
+    vegas = valued.vegas[index]
+    weights = np.abs(vegas)
+    weight = float(weights.sum())
+    return OptionTotals(
+        value=float(values.sum()),
+        delta=float(deltas.sum()),
+        gamma=float(gammas.sum()),
+        theta=float(thetas.sum()),
+        vega=float(vegas.sum()),
+        implied_vol=float((weights * sigmas).sum() / weight) if weight > 0 else 0.0,
+        net_delta=float(valued.deltas[index].sum()),
+        net_gamma=float(valued.gammas[index].sum()),
     )
 
 

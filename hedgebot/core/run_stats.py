@@ -58,6 +58,8 @@ class UnderlyingSummary:
     time_outside_band: float
     fees: Mapping[str, float]
     fees_usd: float
+    pnl: Mapping[str, float] = field(default_factory=dict)
+    """Live P&L attribution (`hedgebot.core.pnl.LiveAttribution.to_dict`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +88,7 @@ class RunSummary:
                 "time_outside_band": u.time_outside_band,
                 "fees": dict(u.fees),
                 "fees_usd": u.fees_usd,
+                "pnl": dict(u.pnl),
             }
             for name, u in self.underlyings.items()
         }
@@ -100,6 +103,7 @@ class RunSummary:
                 "orders": sum(u.hedge_orders for u in self.underlyings.values()),
                 "fills": sum(u.fills for u in self.underlyings.values()),
                 "fees_usd": sum(u.fees_usd for u in self.underlyings.values()),
+                "pnl_usd": sum(u.pnl.get("total_usd", 0.0) for u in self.underlyings.values()),
             },
             "events": dict(self.events),
         }

@@ -300,6 +300,14 @@ class Engine:
             last_hedge_ms=per.last_hedge_ms,
         )
         decision = decide(leg.rule, inputs)
+        self.executor.stats.pnl(underlying).observe(
+            now_ms=now,
+            price=price,
+            book_delta=risk.net_delta - position,
+            gamma=risk.gamma,
+            hedge_position=position,
+            options=risk.options,
+        )
         per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
         # a halt or REDUCING applies to every row, whether or not this turn wanted a hedge
         trading = "active" if self.trading_state == "active" else self.trading_state
@@ -352,6 +360,7 @@ class Engine:
             hedge_position=self.state.position(leg.account, key),
             hedge_position_unit=amount_unit(leg.instrument),
             hedge_position_coin=position,
+            pnl=self.executor.stats.pnl(underlying).to_dict(),
         )
 
     def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
@@ -452,6 +461,7 @@ class Engine:
                 time_outside_band=per.tracker.share_outside,
                 fees=dict(fees),
                 fees_usd=sum(v * (price if c == underlying else 1.0) for c, v in fees.items()),
+                pnl=self.executor.stats.pnl(underlying).to_dict(),
             )
         return RunSummary(
             mode=self.mode,

@@ -41,9 +41,10 @@ from hedgebot.core.lifecycle import (
     VenueStatus,
     apply,
 )
+from hedgebot.core.pnl import LiveAttribution, slippage_bps
 from hedgebot.core.policy import HedgeRule
 from hedgebot.core.run_stats import fee_usd
-from hedgebot.core.units import amount_unit, coin_to_amount
+from hedgebot.core.units import amount_unit, coin_to_amount, futures_delta
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
 from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
@@ -93,6 +94,12 @@ class ExecutionStats:
     """Fees paid, in USD at each fill's price (`hedgebot.core.run_stats.fee_usd`)."""
     rebates_usd: dict[str, float] = field(default_factory=dict)
     """Rebates (negative fees) earned, in USD at each fill's price, as a positive amount."""
+    attribution: dict[str, LiveAttribution] = field(default_factory=dict)
+    """Live P&L per underlying: the executor adds fills, the engine each turn's moves."""
+
+    def pnl(self, underlying: str) -> LiveAttribution:
+        """The underlying's live attribution (created empty on first use)."""
+        return self.attribution.setdefault(underlying, LiveAttribution())
 
 
 class Executor(OrderListener):
@@ -124,6 +131,8 @@ class Executor(OrderListener):
         self._snapshot_ms: dict[str, int] = {}
         self.halted: dict[InstrumentKey, str] = {}
         self.stats = ExecutionStats()
+        self._decided: dict[str, tuple[float, Instrument]] = {}
+        """Mark price at decision time and instrument of each order this run placed."""
 
     # --- what the policy and guards see ---------------------------------------------------
 
@@ -180,6 +189,7 @@ class Executor(OrderListener):
         self._journal.record_intent(request, underlying=leg.underlying, ts_ms=now)
         active = _Active(order=TrackedOrder.pending(request, now_ms=now), underlying=leg.underlying)
         self._active[request.client_id] = active
+        self._decided[request.client_id] = (quote.mark_price, instrument)
         self.stats.orders[leg.underlying] = self.stats.orders.get(leg.underlying, 0) + 1
         log.info(
             "hedge.submitted",
@@ -226,6 +236,35 @@ class Executor(OrderListener):
                 self._apply(active, Submitted(update=update, at_ms=self._clock.now_ms()))
                 self._observer("order.accepted", {"underlying": active.underlying})
 
+    def _attribute(self, underlying: str, fill: Fill, fee: float) -> None:
+        """Add a fill's fee (USD) and slippage to the live P&L and journal its decision price,
+        fill price and slippage (orders adopted from an earlier run have no decision price)."""
+        decided = self._decided.get(fill.client_id)
+        if decided is None:
+            self.stats.pnl(underlying).add_fill(fee_usd=fee, slippage_usd=0.0, slippage=0.0)
+            return
+        decision_price, instrument = decided
+        bps = slippage_bps(
+            order_delta=fill.side.sign, decision_price=decision_price, fill_price=fill.price
+        )
+        coins = abs(futures_delta(instrument, fill.amount, fill.price))
+        cost = coins * fill.side.sign * (fill.price - decision_price)
+        self.stats.pnl(underlying).add_fill(fee_usd=fee, slippage_usd=cost, slippage=bps)
+        self._journal.record_event(
+            ts_ms=self._clock.now_ms(),
+            kind="hedge.fill_cost",
+            detail={
+                "underlying": underlying,
+                "client_id": fill.client_id,
+                "trade_id": fill.trade_id,
+                "decision_price": decision_price,
+                "fill_price": fill.price,
+                "slippage_bps": round(bps, 4),
+                "slippage_usd": round(cost, 6),
+                "fee_usd": round(fee, 6),
+            },
+        )
+
     # --- events from the venue --------------------------------------------------------------
 
     def on_order(self, update: OrderUpdate) -> None:
@@ -254,6 +293,7 @@ class Executor(OrderListener):
             self.stats.fees_usd[underlying] = self.stats.fees_usd.get(underlying, 0.0) + usd
         else:
             self.stats.rebates_usd[underlying] = self.stats.rebates_usd.get(underlying, 0.0) - usd
+        self._attribute(underlying, fill, usd)
         event = FillApplied.of(fill, at_ms=self._clock.now_ms())
         if active is not None:
             self._apply(active, event)

@@ -7,7 +7,7 @@ this one value, so they always agree. It must not compute risk: the engine fills
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +39,8 @@ class UnderlyingView:
     """Fees paid on hedge fills since start, USD at each fill's price."""
     rebates_usd: float = 0.0
     """Rebates earned on hedge fills since start, USD at each fill's price (positive)."""
+    pnl: Mapping[str, float] = field(default_factory=dict)
+    """Live P&L attribution in USD (`hedgebot.core.pnl.LiveAttribution.to_dict`)."""
 
     @property
     def outside_band(self) -> bool:
@@ -119,6 +121,7 @@ class TurnView:
                     "hedge_position_coin": u.hedge_position_coin,
                     "fees_usd": u.fees_usd,
                     "rebates_usd": u.rebates_usd,
+                    "pnl": dict(u.pnl),
                 }
                 for name, u in self.underlyings.items()
             },

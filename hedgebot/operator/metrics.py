@@ -16,7 +16,7 @@ text still says per 1.00); margin amounts in the account's margin currency; time
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST as _CONTENT_TYPE
@@ -121,6 +121,11 @@ class Metrics:
         self._rebates = self._counter(
             "hedgebot_fee_rebates_usd_total", "Rebates (negative fees) earned on hedge fills.", u
         )
+        self._pnl = self._gauge(
+            "hedgebot_pnl_usd",
+            "Live P&L attribution since start, per underlying and component (USD).",
+            ("underlying", "component"),
+        )
 
     def _health_metrics(self) -> None:
         self._data_age = self._gauge(
@@ -201,6 +206,11 @@ class Metrics:
             self._fees.labels(underlying).inc(fees_usd)
         if rebates_usd > 0:
             self._rebates.labels(underlying).inc(rebates_usd)
+
+    def record_pnl(self, underlying: str, pnl: Mapping[str, float]) -> None:
+        """Set the live P&L attribution of one underlying (component -> USD or bps)."""
+        for component, value in pnl.items():
+            self._pnl.labels(underlying, component).set(value)
 
     def record_reject(self, underlying: str) -> None:
         """Count one hedge order rejected by the venue."""

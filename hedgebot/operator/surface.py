@@ -237,6 +237,7 @@ class OperatorSurface:
                 name, fees_usd=row.fees_usd - paid, rebates_usd=row.rebates_usd - earned
             )
             self._fees_seen[name] = (max(paid, row.fees_usd), max(earned, row.rebates_usd))
+            metrics.record_pnl(name, row.pnl)
             age = self._state.quote_age_s(self._hedge_key(name))
             metrics.record_data_age(f"{name}.hedge_quote", min(age, 1e9))
             self._staleness(f"{name}.market", age)

@@ -274,6 +274,7 @@ def exported_metric_names() -> set[str]:
     metrics.record_fill("BTC", fee_usd=1.0)
     metrics.record_fill("BTC", fee_usd=-1.0)
     metrics.record_reject("BTC")
+    metrics.record_pnl("BTC", {"fees_usd": 1.0})
     metrics.record_data_age("s", 0)
     metrics.observe_decision_latency(0)
     metrics.record_reconnect("v")
