@@ -20,6 +20,7 @@ Three kinds of "no":
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,9 @@ class GuardState:
 
     recent_sends: tuple[tuple[int, float], ...] = ()
     """(timestamp_ms, notional_usd) of every order sent within the last hour."""
+    send_totals: tuple[float, ...] = ()
+    """Running sum of the notional of `recent_sends` up to each entry (kept by `record_send` and
+    `prune_sends` while the sends are in time order), so a window's sum is one subtraction."""
     consecutive_rejects: Mapping[str, int] = field(default_factory=dict)
     """Rejects in a row, by underlying."""
     halted: Mapping[str, str] = field(default_factory=dict)
@@ -97,8 +101,14 @@ class GuardState:
 
     def sent_within(self, *, now_ms: int, window_ms: int) -> tuple[int, float]:
         """How many orders, and how much USD notional, were sent in the `window_ms` up to now."""
-        in_window = [notional for ts, notional in self.recent_sends if now_ms - ts < window_ms]
-        return len(in_window), math.fsum(in_window)
+        sends, totals = self.recent_sends, self.send_totals
+        if len(totals) != len(sends):  # built by hand, or out of time order: scan
+            in_window = [notional for ts, notional in sends if now_ms - ts < window_ms]
+            return len(in_window), math.fsum(in_window)
+        start = bisect.bisect_right(sends, now_ms - window_ms, key=_timestamp)
+        if start == len(sends):
+            return 0, 0.0
+        return len(sends) - start, totals[-1] - (totals[start - 1] if start else 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,14 +126,35 @@ class GuardVerdict:
 
 def prune_sends(state: GuardState, *, now_ms: int) -> GuardState:
     """Forget sends older than an hour (the longest window any limit looks at)."""
-    kept = tuple((ts, n) for ts, n in state.recent_sends if now_ms - ts < HOUR_MS)
-    return state if len(kept) == len(state.recent_sends) else replace(state, recent_sends=kept)
+    sends, totals = state.recent_sends, state.send_totals
+    if len(totals) != len(sends):
+        kept = tuple((ts, n) for ts, n in sends if now_ms - ts < HOUR_MS)
+        return state if len(kept) == len(sends) else replace(state, recent_sends=kept)
+    start = bisect.bisect_right(sends, now_ms - HOUR_MS, key=_timestamp)
+    if start == 0:
+        return state
+    base = totals[start - 1]
+    return replace(
+        state,
+        recent_sends=sends[start:],
+        send_totals=tuple(total - base for total in totals[start:]),
+    )
 
 
 def record_send(state: GuardState, *, now_ms: int, notional_usd: float) -> GuardState:
     """Remember an order just sent, whatever the venue answers."""
     pruned = prune_sends(state, now_ms=now_ms)
-    return replace(pruned, recent_sends=(*pruned.recent_sends, (now_ms, notional_usd)))
+    sends, totals = pruned.recent_sends, pruned.send_totals
+    in_order = len(totals) == len(sends) and (not sends or sends[-1][0] <= now_ms)
+    return replace(
+        pruned,
+        recent_sends=(*sends, (now_ms, notional_usd)),
+        send_totals=(*totals, (totals[-1] if totals else 0.0) + notional_usd) if in_order else (),
+    )
+
+
+def _timestamp(send: tuple[int, float]) -> int:
+    return send[0]
 
 
 def forget_notional(state: GuardState, *, sent_ms: int, notional_usd: float) -> GuardState:
@@ -134,7 +165,10 @@ def forget_notional(state: GuardState, *, sent_ms: int, notional_usd: float) -> 
     for index, (ts, notional) in enumerate(sends):
         if ts == sent_ms and notional == notional_usd:
             sends[index] = (ts, 0.0)
-            return replace(state, recent_sends=tuple(sends))
+            totals = state.send_totals
+            if len(totals) == len(sends):  # keep the running sums true from that entry on
+                totals = (*totals[:index], *(total - notional for total in totals[index:]))
+            return replace(state, recent_sends=tuple(sends), send_totals=totals)
     return state
 
 

@@ -4,6 +4,9 @@ Pure. `compile_book` turns the account books into static arrays once (positions 
 `evaluate` values them against the latest quotes every turn, vectorised: options through one
 `hedgebot.core.greeks.black76` call, futures, perpetuals, spot and collateral through numpy
 arithmetic on the conventions of `hedgebot.core.units`. `assess` does both, for one-off callers.
+Quotes may come as any mapping; a `QuoteBoard` (a dict that also writes each quote's valuation
+inputs into arrays as it is stored, O(1) per quote) lets `evaluate` gather a book's inputs with
+one array take per group instead of a Python loop over its positions.
 Every figure keeps the table of contributions it was summed from (`UnderlyingRisk.contributions`),
 so an operator can trace it to positions.
 
@@ -26,6 +29,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +48,98 @@ _OPTION_METHODS = (
 )
 _FUTURE_METHODS = ("coin amount x F/S", "USD face / mark")
 _COLLATERAL_METHODS = ("coin collateral", "coin equity (venue)")
+
+
+class QuoteBoard(dict[InstrumentKey, Quote]):
+    """The latest quote per instrument, with its valuation inputs kept in arrays by slot.
+
+    Each instrument gets a slot the first time it is asked for or quoted; storing a quote
+    (``board[key] = quote``) writes its forward (underlying price), mark, implied volatility and
+    presence into the arrays; removing it clears the presence. Everything else is a dict.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._slot_of: dict[InstrumentKey, int] = {}
+        self._next_slot = 0
+        self._unquoted: int | None = None
+        self.forward: FloatArray = np.ones(64)
+        self.mark: FloatArray = np.ones(64)
+        self.sigma: FloatArray = np.zeros(64)
+        self.has_iv: NDArray[np.bool_] = np.zeros(64, np.bool_)
+        self.present: NDArray[np.bool_] = np.zeros(64, np.bool_)
+
+    def __setitem__(self, key: InstrumentKey, quote: Quote) -> None:
+        super().__setitem__(key, quote)
+        slot = self._slot_of.get(key)
+        if slot is None:
+            slot = self._new_slot(key)
+        iv = quote.mark_iv
+        self.forward[slot] = quote.underlying_price
+        self.mark[slot] = quote.mark_price
+        self.sigma[slot] = iv or 0.0
+        self.has_iv[slot] = iv is not None
+        self.present[slot] = True
+
+    def __delitem__(self, key: InstrumentKey) -> None:
+        super().__delitem__(key)
+        self._forget(key)
+
+    def pop(self, key: InstrumentKey, *default: Quote | None) -> Quote | None:  # type: ignore[override]
+        """dict.pop, clearing the instrument's presence."""
+        found = super().pop(key, *default)
+        self._forget(key)
+        return found
+
+    def clear(self) -> None:
+        """dict.clear, clearing every presence."""
+        super().clear()
+        self.present[:] = False
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Store every quote through `__setitem__`."""
+        for key, quote in dict(*args, **kwargs).items():
+            self[key] = quote
+
+    def slots(self, keys: Sequence[InstrumentKey | None]) -> NDArray[np.intp]:
+        """The slots of `keys`: new slots for unseen keys, a never-quoted one for None."""
+        slot_of = self._slot_of
+        for key in keys:
+            if key is not None and key not in slot_of:
+                self._new_slot(key)
+        none_slot = self._none_slot()
+        return np.fromiter(
+            (none_slot if key is None else slot_of[key] for key in keys), np.intp, len(keys)
+        )
+
+    def _none_slot(self) -> int:
+        if self._unquoted is None:
+            self._unquoted = self._new_slot(None)
+        return self._unquoted
+
+    def _forget(self, key: InstrumentKey) -> None:
+        slot = self._slot_of.get(key)
+        if slot is not None:
+            self.present[slot] = False
+
+    def _new_slot(self, key: InstrumentKey | None) -> int:
+        slot = self._next_slot
+        self._next_slot += 1
+        if key is not None:
+            self._slot_of[key] = slot
+        self._ensure(slot + 1)
+        return slot
+
+    def _ensure(self, size: int) -> None:
+        capacity = len(self.present)
+        if size <= capacity:
+            return
+        grown = max(size, 2 * capacity)
+        self.forward = np.concatenate([self.forward, np.ones(grown - capacity)])
+        self.mark = np.concatenate([self.mark, np.ones(grown - capacity)])
+        self.sigma = np.concatenate([self.sigma, np.zeros(grown - capacity)])
+        self.has_iv = np.concatenate([self.has_iv, np.zeros(grown - capacity, np.bool_)])
+        self.present = np.concatenate([self.present, np.zeros(grown - capacity, np.bool_)])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +278,14 @@ class _Group:
     second: FloatArray = field(default_factory=lambda: np.zeros(0))
     """Futures: the venue's second size figure in coin (NaN where none; `core.size_check`)."""
     second_fields: tuple[str, ...] = ()
+    board_slots: list[tuple[QuoteBoard, NDArray[np.intp]]] = field(default_factory=list)
+    """The rows' slots on the last `QuoteBoard` they were valued against (a one-entry cache)."""
+
+    def slots_on(self, board: QuoteBoard) -> NDArray[np.intp]:
+        """The rows' slots on `board`, looked up once per board."""
+        if not self.board_slots or self.board_slots[0][0] is not board:
+            self.board_slots[:] = [(board, board.slots(self.keys))]
+        return self.board_slots[0][1]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -337,17 +441,29 @@ def _spot_scale(
     return result
 
 
+def _option_inputs(
+    group: _Group, quotes: Mapping[InstrumentKey, Quote]
+) -> tuple[NDArray[np.bool_], FloatArray, FloatArray]:
+    """(valid, forward, sigma) of each option row: array takes on a `QuoteBoard`."""
+    if isinstance(quotes, QuoteBoard):
+        slots = group.slots_on(quotes)
+        valid = quotes.present[slots] & quotes.has_iv[slots]
+        return valid, np.where(valid, quotes.forward[slots], 1.0), quotes.sigma[slots]
+    n = len(group.keys)
+    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
+    valid = np.fromiter((q is not None and q.mark_iv is not None for q in found), np.bool_, n)
+    forward = np.fromiter((q.underlying_price if q else 1.0 for q in found), np.float64, n)
+    sigma = np.fromiter(((q.mark_iv or 0.0) if q else 0.0 for q in found), np.float64, n)
+    return valid, forward, sigma
+
+
 def _value_options(
     group: _Group,
     quotes: Mapping[InstrumentKey, Quote],
     now_ms: int,
     index_prices: Mapping[str, float],
 ) -> _Valued:
-    n = len(group.keys)
-    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
-    valid = np.fromiter((q is not None and q.mark_iv is not None for q in found), np.bool_, n)
-    forward = np.fromiter((q.underlying_price if q else 1.0 for q in found), np.float64, n)
-    sigma = np.fromiter(((q.mark_iv or 0.0) if q else 0.0 for q in found), np.float64, n)
+    valid, forward, sigma = _option_inputs(group, quotes)
     tau = (group.expiries - now_ms) / _MS_PER_YEAR
     greeks = black76(forward, group.strikes, tau, sigma, group.calls)
     adjusted = greeks.delta - np.where(group.flags, greeks.price / forward, 0.0)
@@ -373,9 +489,14 @@ def _value_futures(
     group: _Group, quotes: Mapping[InstrumentKey, Quote], index_prices: Mapping[str, float]
 ) -> _Valued:
     n = len(group.keys)
-    found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
-    quoted = np.fromiter((q is not None for q in found), np.bool_, n)
-    price = np.fromiter((q.mark_price if q else 1.0 for q in found), np.float64, n)
+    if isinstance(quotes, QuoteBoard):
+        slots = group.slots_on(quotes)
+        quoted = quotes.present[slots]
+        price = np.where(quoted, quotes.mark[slots], 1.0)
+    else:
+        found = [quotes.get(key) for key in group.keys]  # type: ignore[arg-type]
+        quoted = np.fromiter((q is not None for q in found), np.bool_, n)
+        price = np.fromiter((q.mark_price if q else 1.0 for q in found), np.float64, n)
     second = group.second if group.second.size == n else np.full(n, np.nan)
     problems = size_problems(
         group.amounts, group.flags, price, np.where(quoted, second, np.nan), group.second_fields

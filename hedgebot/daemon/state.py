@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.core.risk import QuoteBoard
 from hedgebot.core.settlement import state_read_ms
 from hedgebot.model.account import AccountSnapshot
 from hedgebot.model.instruments import InstrumentKey
@@ -53,7 +54,7 @@ class BookState:
     """The newest market and account values, and when they arrived (local clock)."""
 
     clock: Clock
-    quotes: dict[InstrumentKey, Quote] = field(default_factory=dict)
+    quotes: dict[InstrumentKey, Quote] = field(default_factory=QuoteBoard)
     quote_received_ms: dict[InstrumentKey, int] = field(default_factory=dict)
     index: dict[str, IndexPrice] = field(default_factory=dict)
     index_received_ms: dict[str, int] = field(default_factory=dict)

@@ -389,3 +389,26 @@ def test_a_create_refused_unplaced_gives_back_its_notional_but_not_its_send() ->
     state = forget_notional(state, sent_ms=NOW, notional_usd=300_000.0)
     assert state.sent_within(now_ms=NOW + 10, window_ms=MINUTE_MS) == (2, 180_000.0)
     assert forget_notional(state, sent_ms=NOW + 1, notional_usd=1.0) is state
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(-1_000, 900_000), st.floats(0.0, 1e7, allow_nan=False)),
+        max_size=40,
+    ),
+    window_ms=st.sampled_from([MINUTE_MS, HOUR_MS, 1]),
+)
+def test_window_sums_agree_with_a_scan_of_the_sends(
+    steps: list[tuple[int, float]], window_ms: int
+) -> None:
+    """The running sums give the count and notional a plain scan of the sends gives, for sends
+    in time order and out of it (a clock step back), after every send and prune."""
+    state, now = GuardState(), NOW
+    for step, notional in steps:
+        now += step
+        state = record_send(state, now_ms=now, notional_usd=notional)
+        scanned = [n for ts, n in state.recent_sends if now - ts < window_ms]
+        count, total = state.sent_within(now_ms=now, window_ms=window_ms)
+        assert count == len(scanned)
+        assert total == pytest.approx(math.fsum(scanned), rel=1e-9, abs=1e-6)

@@ -867,6 +867,10 @@ class _TickerExchange:
         await asyncio.Event().wait()  # silent from now on (the test stops the feed)
         raise AssertionError("unreachable")
 
+    async def watch_tickers(self, symbols: list[str]) -> Any:
+        """ccxt's batched watch: the ticker that resolved it, keyed by its symbol."""
+        return {symbols[0]: await self.watch_ticker(symbols[0])}
+
 
 class _RecordingSink:
     """A MarketSink that keeps what the feed published."""

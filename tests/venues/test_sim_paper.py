@@ -6,7 +6,7 @@ import pytest
 
 from hedgebot.clock import SimulatedClock
 from hedgebot.model.instruments import InstrumentKey
-from hedgebot.model.market import Quote
+from hedgebot.model.market import IndexPrice, Quote
 from hedgebot.model.orders import OrderRequest, OrderStatus, Side
 from hedgebot.venues.sim import AccountSeed, BookLevel, OrderBook, PaperExchange, sim_instrument
 from hedgebot.venues.sim.settings import DEFAULT_START_MS
@@ -124,3 +124,36 @@ async def test_quotes_of_other_venues_are_ignored() -> None:
     )
     venue.on_quote(other)
     assert await broker.fills_since(0) == []
+
+
+async def test_an_expired_future_settles_once_the_clock_passes_its_expiry_and_an_index_exists() -> (
+    None
+):
+    """Quotes before the expiry leave the position alone; the first market event after it with an
+    index settles it into collateral, also when the index only arrives later."""
+    future = sim_instrument("deribit", "BTC-30JAN26")
+    assert future.expiry_ms is not None
+    clock = SimulatedClock(future.expiry_ms - 60_000)
+    venue = PaperExchange(
+        venue="deribit",
+        clock=clock,
+        instruments=[sim_instrument("deribit", "BTC-PERPETUAL"), future],
+        accounts={
+            "paper": AccountSeed(
+                collateral={"BTC": 1.0}, positions=[(future.symbol, 10_000, 50_000)]
+            )
+        },
+    )
+    broker = venue.broker("paper")
+    venue.on_quote(_quote(clock, 50_000, 50_001))
+    held = {p.key: p.amount for p in (await broker.snapshot()).positions}
+    assert held.get(future.key) == 10_000
+    clock.advance(120)
+    venue.on_quote(_quote(clock, 50_000, 50_001))  # past expiry, but no index yet
+    assert future.key in {p.key for p in (await broker.snapshot()).positions if p.amount}
+    venue.on_index(
+        IndexPrice(venue="deribit", underlying="BTC", price=55_000, timestamp_ms=clock.now_ms())
+    )
+    snapshot = await broker.snapshot()
+    assert future.key not in {p.key for p in snapshot.positions if p.amount}
+    assert snapshot.collateral["BTC"] > 1.0  # long 10,000 USD bought at 50,000, settled at 55,000

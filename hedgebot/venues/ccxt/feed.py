@@ -1,13 +1,24 @@
 """`CcxtMarketFeed`: the `hedgebot.venues.ports.MarketFeed` of a real venue through ccxt.pro.
 
-Owns the market-data loop of one venue: one websocket watch per instrument (``watch_ticker``;
-``watch_bids_asks`` on Binance, whose futures ticker stream has no book), each guarded by a
-staleness timeout. ccxt has no background reconnect and Deribit's receive loop stalls silently
-after an error frame (docs/venues.md), so a watch that is silent for ``stale_after_s`` closes the
-venue's websocket clients once (the next watch reconnects and resubscribes). Network errors are
-retried with backoff; while the socket is down each instrument is polled over REST
-(``fetch_ticker``). Connection changes go to ``sink.on_feed_status``; malformed tickers are
-logged (``feed.bad_quote``) and dropped.
+Owns the market-data loop of one venue. On Deribit the instruments are subscribed in batches:
+one ``watch_tickers`` (one ``public/subscribe`` carrying up to ``BATCH_CHANNELS`` ticker channels,
+well under Deribit's 32 KiB frame limit) per batch, perpetuals and futures in batches of their
+own, so a 1,000-option book needs about ten subscribe requests instead of a thousand throttled
+ones. ccxt resolves a batch's watch with one ticker and stores every ticker it parses in
+``exchange.tickers``, so after each wake-up the batch publishes every ticker object it has not
+published yet (those that arrived in the same burst included). Elsewhere there is one watch per
+instrument (``watch_ticker``; ``watch_bids_asks`` on Binance, whose futures ticker stream has no
+book).
+
+Staleness is per socket, not per instrument: a watch silent for ``stale_after_s`` only counts
+as a stall when the venue's whole feed has been silent that long (so a quiet option, or a batch
+still being subscribed while others stream, never recycles the socket). ccxt has no background
+reconnect and Deribit's receive loop stalls silently after an error frame (docs/venues.md), so a
+stall closes the venue's websocket clients once (the next watch reconnects and resubscribes).
+Network errors are retried with backoff; while the socket is down the batch's instruments are
+polled over REST (``fetch_ticker``; at most ``REST_POLL_MAX`` per batch, perpetuals and futures
+first, so a large option book does not exhaust the REST rate limit). Connection changes go to
+``sink.on_feed_status``; malformed tickers are logged (``feed.bad_quote``) and dropped.
 
 It must not trade, and no ccxt type or exception leaves it.
 """
@@ -23,7 +34,7 @@ import structlog
 from hedgebot.clock import Clock
 from hedgebot.config import VenueSettings
 from hedgebot.model.errors import BadVenueData, TransientVenueError
-from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.instruments import Instrument, InstrumentKey, Kind
 from hedgebot.venues.ccxt.errors import translate_error
 from hedgebot.venues.ccxt.exchange_factory import close_exchange, create_exchange
 from hedgebot.venues.ccxt.markets import MarketCatalog, VenueMarket
@@ -32,6 +43,11 @@ from hedgebot.venues.ccxt.retry import Backoff, is_own_cancellation, retry_call
 from hedgebot.venues.ports import MarketSink
 
 log = structlog.get_logger(__name__)
+
+BATCH_CHANNELS = 100
+"""Ticker channels per Deribit ``public/subscribe`` (about 4 KB of JSON; the limit is 32 KiB)."""
+REST_POLL_MAX = 20
+"""Instruments of one batch polled over REST while its socket is down."""
 
 
 class CcxtMarketFeed:
@@ -60,6 +76,7 @@ class CcxtMarketFeed:
         self._recycle_lock = asyncio.Lock()
         self._connected: bool | None = None
         self._last_index_ms: dict[str, int] = {}
+        self._last_heard_ms = clock.now_ms()
 
     @classmethod
     def from_settings(cls, venue: str, settings: VenueSettings, *, clock: Clock) -> CcxtMarketFeed:
@@ -99,9 +116,14 @@ class CcxtMarketFeed:
         if foreign:
             raise ValueError(f"{self.venue} feed asked for other venues' instruments: {foreign}")
         markets = [catalog.get(key.symbol) for key in keys]
+        self._last_heard_ms = self._clock.now_ms()
         async with asyncio.TaskGroup() as group:
-            for market in markets:
-                group.create_task(self._follow(market, sink))
+            if self._exchange_id == "deribit":
+                for batch in _batches(markets, BATCH_CHANNELS):
+                    group.create_task(self._follow_batch(batch, sink))
+            else:
+                for market in markets:
+                    group.create_task(self._follow(market, sink))
 
     async def close(self) -> None:
         """Release the websocket and HTTP resources of the feed's ccxt instance."""
@@ -114,11 +136,13 @@ class CcxtMarketFeed:
             try:
                 ticker = await asyncio.wait_for(self._watch(market), self._stale_after_s)
             except TimeoutError:
+                if self._socket_heard_recently():
+                    continue
                 self._report(
                     sink, connected=False, reason=f"stale: no data for {market.ccxt_symbol}"
                 )
                 await self._recycle(generation)
-                await self._poll_rest(market, sink, duration_s=0.0)
+                await self._poll_rest([market], sink, duration_s=0.0)
                 continue
             except asyncio.CancelledError:
                 if is_own_cancellation():
@@ -133,11 +157,78 @@ class CcxtMarketFeed:
                 failures += 1
             else:
                 failures = 0
+                self._last_heard_ms = self._clock.now_ms()
                 self._report(sink, connected=True, reason="streaming")
                 self._publish(ticker, market, sink)
                 continue
             self._report(sink, connected=False, reason=error_text)
-            await self._poll_rest(market, sink, duration_s=wait)
+            await self._poll_rest([market], sink, duration_s=wait)
+
+    async def _follow_batch(self, markets: Sequence[VenueMarket], sink: MarketSink) -> None:
+        """One batch of Deribit ticker channels, subscribed in one request."""
+        symbols = [m.ccxt_symbol for m in markets]
+        by_symbol = {m.ccxt_symbol: m for m in markets}
+        published: dict[str, Any] = {}
+        failures = 0
+        while True:
+            generation = self._generation
+            try:
+                woken = await asyncio.wait_for(
+                    self._exchange.watch_tickers(symbols), self._stale_after_s
+                )
+            except TimeoutError:
+                if self._socket_heard_recently():
+                    continue  # quiet instruments, or still subscribing while the socket streams
+                self._report(sink, connected=False, reason=f"stale: no data for {symbols[0]}")
+                await self._recycle(generation)
+                await self._poll_rest(markets, sink, duration_s=0.0)
+                continue
+            except asyncio.CancelledError:
+                if is_own_cancellation():
+                    raise
+                error_text = "websocket closed"  # ccxt cancelled our watch while recycling
+                wait = 0.0
+            except Exception as exc:  # translated: no ccxt exception leaves the feed
+                error = translate_error(exc)
+                retry_after = error.retry_after if isinstance(error, TransientVenueError) else None
+                error_text = str(error)
+                wait = self._backoff.delay(failures, retry_after=retry_after)
+                failures += 1
+            else:
+                failures = 0
+                self._last_heard_ms = self._clock.now_ms()
+                self._report(sink, connected=True, reason="streaming")
+                self._publish_new(woken, by_symbol, published, sink)
+                continue
+            self._report(sink, connected=False, reason=error_text)
+            await self._poll_rest(markets, sink, duration_s=wait)
+
+    def _publish_new(
+        self,
+        woken: Any,
+        by_symbol: dict[str, VenueMarket],
+        published: dict[str, Any],
+        sink: MarketSink,
+    ) -> None:
+        """Publish the ticker that woke the batch and any other it has not published yet."""
+        if isinstance(woken, dict):
+            for symbol, ticker in woken.items():
+                market = by_symbol.get(symbol)
+                if market is not None and published.get(symbol) is not ticker:
+                    published[symbol] = ticker
+                    self._publish(ticker, market, sink)
+        latest = getattr(self._exchange, "tickers", None)
+        if not isinstance(latest, dict):
+            return
+        for symbol, market in by_symbol.items():
+            ticker = latest.get(symbol)
+            if ticker is not None and published.get(symbol) is not ticker:
+                published[symbol] = ticker
+                self._publish(ticker, market, sink)
+
+    def _socket_heard_recently(self) -> bool:
+        """True while some watch of this venue received data within ``stale_after_s``."""
+        return self._clock.now_ms() - self._last_heard_ms < self._stale_after_s * 1000
 
     async def _watch(self, market: VenueMarket) -> Any:
         if self._exchange_id.startswith("binance"):
@@ -159,25 +250,38 @@ class CcxtMarketFeed:
                     "feed.recycle_failed", venue=self.venue, error=str(translate_error(exc))
                 )
 
-    async def _poll_rest(self, market: VenueMarket, sink: MarketSink, *, duration_s: float) -> None:
-        """Fetch the ticker over REST now, then every ``rest_poll_s`` for ``duration_s``."""
-        deadline_ms = self._clock.now_ms() + int(duration_s * 1000)
-        while True:
-            try:
-                ticker = await self._exchange.fetch_ticker(market.ccxt_symbol)
-            except Exception as exc:  # the websocket retry decides what happens next
-                log.warning(
-                    "feed.rest_failed",
-                    venue=self.venue,
-                    symbol=market.instrument.symbol,
-                    error=str(translate_error(exc)),
-                )
-            else:
-                self._publish(ticker, market, sink)
-            remaining_s = (deadline_ms - self._clock.now_ms()) / 1000
-            if remaining_s <= 0:
-                return
-            await self._clock.sleep(min(self._rest_poll_s, remaining_s))
+    async def _poll_rest(
+        self, markets: Sequence[VenueMarket], sink: MarketSink, *, duration_s: float
+    ) -> None:
+        """Fetch the tickers over REST now (concurrently), then every ``rest_poll_s``, until
+        ``duration_s`` has passed (one round when it is 0): the caller then watches again."""
+        polled = sorted(markets, key=lambda m: m.instrument.kind is Kind.OPTION)[:REST_POLL_MAX]
+        if duration_s <= 0:
+            await self._fetch_round(polled, sink)
+            return
+        try:
+            async with asyncio.timeout(duration_s):
+                while True:
+                    await self._fetch_round(polled, sink)
+                    await self._clock.sleep(self._rest_poll_s)
+        except TimeoutError:
+            return
+
+    async def _fetch_round(self, markets: Sequence[VenueMarket], sink: MarketSink) -> None:
+        await asyncio.gather(*(self._fetch_one(market, sink) for market in markets))
+
+    async def _fetch_one(self, market: VenueMarket, sink: MarketSink) -> None:
+        try:
+            ticker = await self._exchange.fetch_ticker(market.ccxt_symbol)
+        except Exception as exc:  # the websocket retry decides what happens next
+            log.warning(
+                "feed.rest_failed",
+                venue=self.venue,
+                symbol=market.instrument.symbol,
+                error=str(translate_error(exc)),
+            )
+        else:
+            self._publish(ticker, market, sink)
 
     def _publish(self, ticker: Any, market: VenueMarket, sink: MarketSink) -> None:
         now_ms = self._clock.now_ms()
@@ -203,3 +307,14 @@ class CcxtMarketFeed:
         self._connected = connected
         (log.info if connected else log.warning)(event, venue=self.venue, reason=reason)
         sink.on_feed_status(self.venue, connected=connected, reason=reason)
+
+
+def _batches(markets: Sequence[VenueMarket], size: int) -> list[list[VenueMarket]]:
+    """Subscription batches: perpetuals and futures first, options after, `size` at most each."""
+    hedges = [m for m in markets if m.instrument.kind is not Kind.OPTION]
+    options = [m for m in markets if m.instrument.kind is Kind.OPTION]
+    return [
+        group[start : start + size]
+        for group in (hedges, options)
+        for start in range(0, len(group), size)
+    ]

@@ -5,8 +5,11 @@ when a feed has depth) of each instrument and drives a `Ledger` from them: on ev
 activates orders whose latency has elapsed (as takers against the latest book), fills resting
 orders the new book crosses (as makers at their limit), applies funding to perpetual positions
 at each funding boundary (the latest quote's `funding_rate_8h`) and settles expired positions at
-their underlying's latest index. Quotes without depth get the synthetic depth of
-`hedgebot.venues.sim.book.book_from_quote`. `broker(account)` gives `hedgebot.venues.ports.Broker`s.
+their underlying's latest index. Per-quote work does not grow with the book: expiries are only
+looked at when the clock passes the next listed expiry, or when an index arrives while a passed
+one still waits for its underlying's index; funding only at its boundary. Quotes without depth
+get the synthetic depth of `hedgebot.venues.sim.book.book_from_quote`. `broker(account)` gives
+`hedgebot.venues.ports.Broker`s.
 
 Time comes from the given clock (a WallClock for live paper trading); nothing happens between
 market events. It must not generate prices.
@@ -68,6 +71,14 @@ class PaperExchange:
         self._next_funding_ms = (
             now_ms // self._funding_interval_ms + 1
         ) * self._funding_interval_ms
+        self._expiries = sorted(
+            {i.expiry_ms for i in self._instruments.values() if i.expiry_ms is not None}
+        )
+        self._expiry_cursor = 0
+        """Index in `_expiries` of the first expiry the clock has not passed yet."""
+        self._settlement_pending = True
+        """A passed expiry may still hold positions (a seeded book, or no index yet): the next
+        index price retries."""
 
     def broker(self, account: str) -> LedgerBroker:
         """The `Broker` of one seeded account."""
@@ -93,7 +104,7 @@ class PaperExchange:
         """A new index price: settles expired positions of that underlying."""
         if index.venue == self.venue:
             self._index[index.underlying] = index
-            self._settle_expired(self._clock.now_ms())
+            self._settle_expired(self._clock.now_ms(), retry_pending=True)
             self._desk.publish()
 
     def on_feed_status(self, venue: str, *, connected: bool, reason: str) -> None:
@@ -103,7 +114,7 @@ class PaperExchange:
 
     def _process(self, key: InstrumentKey) -> None:
         now_ms = self._clock.now_ms()
-        self._settle_expired(now_ms)
+        self._settle_expired(now_ms, retry_pending=False)
         self._fund_due(now_ms)
         self.ledger.activate_due(now_ms, self._book)
         if key in self.ledger.resting_limits():
@@ -136,12 +147,25 @@ class PaperExchange:
                     )
             self._next_funding_ms += self._funding_interval_ms
 
-    def _settle_expired(self, now_ms: int) -> None:
+    def _settle_expired(self, now_ms: int, *, retry_pending: bool) -> None:
+        expiries = self._expiries
+        passed = self._expiry_cursor
+        while passed < len(expiries) and expiries[passed] <= now_ms:
+            passed += 1
+        if passed == self._expiry_cursor and not (retry_pending and self._settlement_pending):
+            return
+        self._expiry_cursor = passed
+        pending = False
         for instrument in self.ledger.accounts.held_instruments():
-            index = self._index.get(instrument.underlying)
             expiry = instrument.expiry_ms
-            if expiry is not None and expiry <= now_ms and index is not None:
+            if expiry is None or expiry > now_ms:
+                continue
+            index = self._index.get(instrument.underlying)
+            if index is None:
+                pending = True
+            else:
                 self.ledger.expire(instrument, settlement_price=index.price, now_ms=now_ms)
+        self._settlement_pending = pending
 
     def _resolve(self, key: InstrumentKey) -> Instrument:
         instrument = self._instruments.get(key.symbol) if key.venue == self.venue else None
