@@ -18,12 +18,22 @@ from hedgebot_localvenues.deribit.large_book import large_book
 from tests.support.live_harness import Watcher, daemon_settings, run_until
 
 
-def _hedged_once(view: TurnView) -> bool:
-    """Both underlyings valued and each has had a hedge order filled."""
-    rows = view.underlyings
-    return {"BTC", "ETH"} <= set(rows) and all(
-        row.hedge_orders >= 1 and row.fills >= 1 and row.price > 0 for row in rows.values()
-    )
+class _HedgedOnce:
+    """Both underlyings valued, each has had a hedge order filled, and a fill has settled into
+    the book: the delta the daemon holds (in-flight orders aside) is smaller than at first."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+
+    def __call__(self, view: TurnView) -> bool:
+        rows = view.underlyings
+        for name, row in rows.items():
+            if row.price > 0:
+                self.first.setdefault(name, abs(row.net_delta))
+        return {"BTC", "ETH"} <= set(self.first) and all(
+            row.hedge_orders >= 1 and row.fills >= 1 and abs(row.net_delta) < self.first[name]
+            for name, row in rows.items()
+        )
 
 
 async def test_a_1000_option_book_reaches_readiness_and_hedges(tmp_path: Path) -> None:
@@ -39,7 +49,7 @@ async def test_a_1000_option_book_reaches_readiness_and_hedges(tmp_path: Path) -
     async with server:
         settings = daemon_settings(server, tmp_path, mode="live")
         runtime = Runtime(settings, live=True, observers=[])
-        watcher = Watcher(_hedged_once)
+        watcher = Watcher(_HedgedOnce())
         with capture_logs() as logs:
             await run_until(runtime, watcher, timeout_s=120)
         subscribes = [r for r in server.requests.entries() if r.method == "public/subscribe"]

@@ -42,6 +42,7 @@ async def test_risk_reports_the_live_account_without_touching_the_journal(
     journal.record_event(ts_ms=1, kind="daemon.started", detail={"mode": "live"})
     journal.close()
     before = journal_path.read_bytes()
+    files_before = _files(tmp_path)  # the journal and the daemon's lock file
     async with local_exchange() as (server, book):
         _live_environment(monkeypatch, tmp_path, server.url, server.ws_url)
         text = await risk_report(config=CONFIG)
@@ -50,7 +51,7 @@ async def test_risk_reports_the_live_account_without_touching_the_journal(
     assert order_calls == ()
     assert "private/get_positions" in methods
     assert journal_path.read_bytes() == before
-    assert _files(tmp_path) == ["journal-live.sqlite"]
+    assert _files(tmp_path) == files_before
     assert "book: LIVE accounts main@deribit, read-only" in text
     positions = text.split("POSITIONS", 1)[1].split("GREEKS PER UNDERLYING", 1)[0]
     assert "(none)" not in positions
