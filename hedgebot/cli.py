@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the command in `hedgebot --help`.
     sim = commands.add_parser(
         "exchange-sim",
-        help="local exchange: Deribit, or --venue binanceusdm|bybit (127.0.0.1)",
+        help="local exchange: Deribit, or --venue binanceusdm|bybit|okx (127.0.0.1)",
         add_help=False,
     )
     sim.add_argument("rest", nargs=argparse.REMAINDER)
@@ -257,7 +257,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _remote(args)
 
 
-SIM_VENUES = ("deribit", "binanceusdm", "bybit")
+SIM_VENUES = ("deribit", "binanceusdm", "bybit", "okx")
 
 
 def _exchange_sim(argv: Sequence[str]) -> int:
@@ -276,6 +276,10 @@ def _exchange_sim(argv: Sequence[str]) -> int:
             from hedgebot_localvenues.bybit import main as bybit_main
 
             return bybit_main(rest)
+        if venue == "okx":
+            from hedgebot_localvenues.okx import main as okx_main
+
+            return okx_main(rest)
         from hedgebot_localvenues.deribit import main as exchange_main
 
         return exchange_main(rest)

@@ -1,4 +1,4 @@
-"""Pieces shared by the local protocol exchanges other than Deribit (Binance USDⓈ-M so far).
+"""Pieces shared by the local protocol exchanges other than Deribit (Binance USDⓈ-M, Bybit, OKX).
 
 * `prices`: the price path of each underlying (a seeded random walk, or another venue's index
   plus a basis, so that two local venues quote the same market).

@@ -30,6 +30,14 @@ SAFE_PARAMS = (
     "positionIdx",
     "qty",
     "category",
+    "instId",
+    "clOrdId",
+    "ordId",
+    "sz",
+    "px",
+    "tdMode",
+    "posSide",
+    "ordType",
 )
 
 
@@ -73,17 +81,25 @@ class RequestLog:
 
     def order_creates(self) -> list[Request]:
         """Every order placement that reached the server (answered or not): Binance's
-        ``POST /fapi/v1/order``, Bybit's ``POST /v5/order/create``."""
+        ``POST /fapi/v1/order``, Bybit's ``POST /v5/order/create``, OKX's
+        ``POST /api/v5/trade/order`` and each order of ``/api/v5/trade/batch-orders``."""
         return [
             r
             for r in self._records
-            if r.method == "POST" and r.path.endswith(("/fapi/v1/order", "/order/create"))
+            if r.method == "POST" and r.path.endswith(
+                ("/fapi/v1/order", "/order/create", "/trade/order", "/trade/batch-orders")
+            )
         ]
 
     def client_ids(self) -> list[str]:
         """The client order id of every placement, in order (``newClientOrderId`` /
-        ``orderLinkId``)."""
+        ``orderLinkId`` / ``clOrdId``)."""
         return [
-            str(r.params.get("newClientOrderId") or r.params.get("orderLinkId") or "")
+            str(
+                r.params.get("newClientOrderId")
+                or r.params.get("orderLinkId")
+                or r.params.get("clOrdId")
+                or ""
+            )
             for r in self.order_creates()
         ]

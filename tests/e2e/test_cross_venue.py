@@ -1,6 +1,6 @@
 """Options on one venue hedged on another, end to end: BTC calls on the local Deribit exchange,
-the hedge a BTCUSDT linear perpetual on the local Binance USDⓈ-M or Bybit exchange, all through
-unmodified ccxt over HTTP and websockets."""
+the hedge a BTC linear perpetual (USDT swap) on the local Binance USDⓈ-M, Bybit or OKX exchange,
+all through unmodified ccxt over HTTP and websockets."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ def _hedged(view: TurnView) -> bool:
     return row.fills >= 1 and row.price > 0 and not row.outside_band
 
 
-@pytest.mark.parametrize("exchange", ["binanceusdm", "bybit"])
+@pytest.mark.parametrize("exchange", ["binanceusdm", "bybit", "okx"])
 async def test_deribit_options_are_hedged_with_a_linear_perp_on_another_venue(
     tmp_path: Path, exchange: HedgeVenue
 ) -> None:
     """One net delta per underlying across both venues: the calls' delta (about +10 BTC, valued
-    from Deribit's own quotes) is offset by a short BTCUSDT position on Binance USDⓈ-M or Bybit,
-    in BTC (one contract is one coin); Deribit sees no order; every client id reaches the hedge
-    venue once."""
+    from Deribit's own quotes) is offset by a short BTC position on Binance USDⓈ-M, Bybit or OKX
+    (in BTC; OKX's orders are in contracts of 0.01 BTC); Deribit sees no order; every client id
+    reaches the hedge venue once."""
     async with cross_venue(exchange) as venues:
         runtime = Runtime(cross_settings(venues, tmp_path), live=True, observers=[])
         watcher = Watcher(_hedged)
@@ -78,10 +78,15 @@ class _DropWebsocketsOnceHedging:
             self.tasks.append(asyncio.create_task(self._venues.deribit.faults.drop_websockets()))
 
 
-CREATE_PATHS = {"binanceusdm": "/fapi/v1/order", "bybit": "/v5/order/create"}
+CREATE_PATHS = {
+    "binanceusdm": "/fapi/v1/order",
+    "bybit": "/v5/order/create",
+    "okx": "/api/v5/trade/batch-orders",
+}
+"""Where ccxt 4.5.90 places an order on each hedge venue (OKX: one order in a batch)."""
 
 
-@pytest.mark.parametrize("exchange", ["binanceusdm", "bybit"])
+@pytest.mark.parametrize("exchange", ["binanceusdm", "bybit", "okx"])
 async def test_faults_on_either_venue_are_survived_without_a_duplicate_hedge(
     tmp_path: Path, exchange: HedgeVenue
 ) -> None:
@@ -115,7 +120,14 @@ async def test_faults_on_either_venue_are_survived_without_a_duplicate_hedge(
         leg = venues.hedge_position()
         creates = venues.hedge.requests.order_creates()
         client_ids = venues.hedge.requests.client_ids()
+        queried = [
+            r.params.get("clOrdId")
+            for r in venues.hedge.requests.all()
+            if r.method == "GET" and r.path == "/api/v5/trade/order"
+        ]
     assert venues.hedge.faults.pending == 0, "both armed faults fired"
+    if exchange == "okx":
+        assert client_ids[0] in queried, "OKX: the lost order was looked up by its clOrdId"
     outcomes = [r.outcome for r in creates]
     assert outcomes[:2] == ["lost", "429"]
     assert len(client_ids) == len(set(client_ids)), "a client id was sent twice"

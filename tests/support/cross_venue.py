@@ -1,7 +1,7 @@
 """Harness for the cross-venue end-to-end runs: the local Deribit exchange holding an options
-book and a local perpetuals exchange (Binance USDⓈ-M or Bybit) quoting the same market (its
-index is Deribit's index times ``1 + basis``), and config/cross-venue-local.toml or
-config/cross-venue-bybit-local.toml pointed at both."""
+book and a local perpetuals exchange (Binance USDⓈ-M, Bybit or OKX) quoting the same market
+(its index is Deribit's index times ``1 + basis``), and config/cross-venue-local.toml,
+config/cross-venue-bybit-local.toml or config/cross-venue-okx-local.toml pointed at both."""
 
 from __future__ import annotations
 
@@ -25,17 +25,27 @@ from hedgebot_localvenues.bybit.server import BybitServer
 from hedgebot_localvenues.deribit.book_config import SeedPosition, SimAccount, SimBook, live_book
 from hedgebot_localvenues.deribit.cli import build_server as build_deribit
 from hedgebot_localvenues.deribit.server import DeribitSimServer
+from hedgebot_localvenues.okx.cli import MAIN_KEY as OKX_KEY
+from hedgebot_localvenues.okx.cli import build_server as build_okx
+from hedgebot_localvenues.okx.server import OkxServer
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 BASIS = 0.0008
 """The hedge venue's perpetual trades 8 bp above Deribit's index in these runs."""
-HedgeVenue = Literal["binanceusdm", "bybit"]
-VENUE_NAMES: dict[HedgeVenue, str] = {"binanceusdm": "binance", "bybit": "bybit"}
+HedgeVenue = Literal["binanceusdm", "bybit", "okx"]
+VENUE_NAMES: dict[HedgeVenue, str] = {"binanceusdm": "binance", "bybit": "bybit", "okx": "okx"}
 """The config's venue name of each hedge exchange."""
 CONFIGS: dict[HedgeVenue, Path] = {
     "binanceusdm": CONFIG_DIR / "cross-venue-local.toml",
     "bybit": CONFIG_DIR / "cross-venue-bybit-local.toml",
+    "okx": CONFIG_DIR / "cross-venue-okx-local.toml",
 }
+HEDGE_SYMBOLS: dict[HedgeVenue, str] = {
+    "binanceusdm": "BTCUSDT",
+    "bybit": "BTCUSDT",
+    "okx": "BTC-USDT-SWAP",
+}
+"""The BTC hedge instrument on each hedge exchange."""
 
 
 @dataclass
@@ -43,7 +53,7 @@ class CrossVenue:
     """Both running local exchanges and the options book seeded on Deribit."""
 
     deribit: DeribitSimServer
-    hedge: BinanceUsdmServer | BybitServer
+    hedge: BinanceUsdmServer | BybitServer | OkxServer
     exchange: HedgeVenue
     book: SimBook
     call: str
@@ -54,8 +64,9 @@ class CrossVenue:
         return VENUE_NAMES[self.exchange]
 
     def hedge_position(self) -> Position:
-        """The hedge account's BTCUSDT position on the hedge venue (one-way)."""
-        return self.hedge.ledger.accounts["main"].position("BTCUSDT", "BOTH")
+        """The hedge account's BTC position on the hedge venue (one-way), in BTC (the local
+        exchanges' shared ledger keeps coin; OKX's wire speaks contracts of 0.01 BTC)."""
+        return self.hedge.ledger.accounts["main"].position(HEDGE_SYMBOLS[self.exchange], "BOTH")
 
 
 def options_book(now: dt.datetime) -> tuple[SimBook, str]:
@@ -95,7 +106,7 @@ async def cross_venue(
     book, call = options_book(dt.datetime.now(dt.UTC))
     deribit = await build_deribit(book, seed=5, speed=1.0, port=0, faults_http=True)
     async with deribit:
-        build = build_binance if exchange == "binanceusdm" else build_bybit
+        build = {"binanceusdm": build_binance, "bybit": build_bybit, "okx": build_okx}[exchange]
         hedge = build(port=0, price_source=lambda asset: deribit_index(deribit, asset), basis=basis)
         async with hedge:
             yield CrossVenue(deribit=deribit, hedge=hedge, exchange=exchange, book=book, call=call)
@@ -129,4 +140,7 @@ def cross_settings(venues: CrossVenue, state_dir: Path, *, mode: str = "live") -
         f"{prefix}API_KEY": MAIN_KEY[0],
         f"{prefix}API_SECRET": MAIN_KEY[1],
     }
+    if venues.exchange == "okx":
+        environ[f"{prefix}API_KEY"], environ[f"{prefix}API_SECRET"] = OKX_KEY[0], OKX_KEY[1]
+        environ[f"{prefix}API_PASSWORD"] = OKX_KEY[2]
     return load_settings(config, environ=environ)

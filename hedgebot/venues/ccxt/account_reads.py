@@ -6,7 +6,8 @@ Owns which ccxt calls each venue needs for a complete picture (every read retrie
   history and trades are scoped by settlement currency (ccxt's unified calls would ask for BTC
   only), so they are read per currency through ccxt's implicit Deribit methods.
 * Bybit: positions per category and settle coin (linear USDT, linear USDC, inverse).
-* Binance, OKX: the unified calls; orders and trades per traded symbol.
+* Binance, OKX: the unified calls; orders and trades per traded symbol. OKX positions also
+  tell each swap's margin mode (`margin_modes`), which OKX orders must repeat as ``tdMode``.
 
 Results are ccxt dicts for the gateway's converters. It must not place or cancel orders.
 """
@@ -53,6 +54,8 @@ class AccountReader:
         self._venue = venue
         self._clock = clock
         self._backoff = backoff
+        self.margin_modes: dict[str, str] = {}
+        """ccxt symbol -> margin mode (cross, isolated) of the open position there (OKX)."""
 
     async def snapshot(self) -> AccountSnapshot:
         """Positions, collateral and margin now (raises hedgebot errors only).
@@ -126,7 +129,14 @@ class AccountReader:
 
     async def _positions(self) -> list[dict[str, Any]]:
         if self._exchange_id != "bybit":
-            return list(await self._read("fetch_positions", self._exchange.fetch_positions))
+            positions = list(await self._read("fetch_positions", self._exchange.fetch_positions))
+            if self._exchange_id == "okx":
+                self.margin_modes = {
+                    str(p.get("symbol")): str(p["marginMode"])
+                    for p in positions
+                    if p.get("contracts") and p.get("marginMode") in ("cross", "isolated")
+                }
+            return positions
         positions: list[dict[str, Any]] = []
         for query in _BYBIT_POSITION_QUERIES:
             positions += await self._read(

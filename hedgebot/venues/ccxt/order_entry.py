@@ -10,7 +10,9 @@ Owns the rules for touching orders on a real venue:
   (``private/get_order_state_by_label``): an order found after an error is returned instead of
   the error, and more than one order with the label is logged (``broker.duplicate_orders``)
   and the extra open ones are cancelled;
-* cancels are retried with backoff on transient errors, and an order already gone is success.
+* cancels are retried with backoff on transient errors, and an order already gone is success;
+* OKX orders carry the trade mode of the account's position (`create_params`) and are looked
+  up by client id with OKX's order query (``GET /api/v5/trade/order?clOrdId=``).
 
 It runs on the order-entry ccxt instance only, so that orders never queue behind reads.
 """
@@ -71,7 +73,10 @@ class OrderEntry:
         venue_amount = market.venue_order_amount(order.amount, order.limit_price)
         price = limit_price(market, order.limit_price, order.side)
         params = create_params(
-            order.client_id, exchange_id=self._exchange_id, reduce_only=order.reduce_only
+            order.client_id,
+            exchange_id=self._exchange_id,
+            reduce_only=order.reduce_only,
+            margin_mode=self._reader.margin_modes.get(market.ccxt_symbol),
         )
         log.info(
             "hedge.submitting",
@@ -174,6 +179,18 @@ class OrderEntry:
             if found:
                 return found
             history = await self._reader.closed_orders([market.instrument.symbol])
+        elif self._exchange_id == "okx":
+            # OKX's order history as ccxt reads it holds filled orders only; its order query
+            # takes the client id and answers for open, filled and cancelled orders alike
+            # (51603 when it never saw the id)
+            return [
+                await self._retry(
+                    "fetch_order",
+                    partial(
+                        self._exchange.fetch_order, "", market.ccxt_symbol, {"clOrdId": client_id}
+                    ),
+                )
+            ]
         else:
             history = await self._reader.open_orders([market.instrument.symbol])
             history += await self._reader.closed_orders([market.instrument.symbol])

@@ -43,13 +43,21 @@ def check_client_id(client_id: str, *, exchange_id: str) -> None:
         raise OrderRejected(f"client id {client_id!r} is not valid on {exchange_id}: {rule[1]}")
 
 
-def create_params(client_id: str, *, exchange_id: str, reduce_only: bool) -> dict[str, Any]:
-    """ccxt ``create_order`` params carrying the client id (and reduce-only) on this venue."""
+def create_params(
+    client_id: str, *, exchange_id: str, reduce_only: bool, margin_mode: str | None = None
+) -> dict[str, Any]:
+    """ccxt ``create_order`` params carrying the client id (and reduce-only) on this venue.
+
+    On OKX the trade mode (``tdMode``) is `margin_mode`, the margin mode of the account's
+    position in that swap (cross when there is none): an order in the other mode would open a
+    second position beside it instead of trading the one hedgebot counts."""
     params: dict[str, Any] = (
         {"label": client_id} if exchange_id == "deribit" else {"clientOrderId": client_id}
     )
     if reduce_only:
         params["reduceOnly"] = True
+    if exchange_id == "okx":
+        params["tdMode"] = margin_mode or "cross"
     return params
 
 
@@ -71,8 +79,9 @@ def order_update_from_ccxt(
     raw_status = str(order.get("status") or "")
     status = _STATUSES.get(raw_status)
     if status is None and _is_bare_acknowledgement(order):
-        # Bybit v5 answers a create with the ids only (ccxt status None): the order was
-        # accepted and nothing is known of it yet; the streams and lookups tell the rest.
+        # Bybit v5 and OKX answer a create with the ids only (ccxt status None; ccxt fills in
+        # OKX's side and type from the request): the order was accepted and nothing is known
+        # of it yet; the streams and lookups tell the rest.
         status = OrderStatus.OPEN
     if status is None:
         raise BadVenueData(f"{market.instrument.symbol}: unknown order status {raw_status!r}")
@@ -104,7 +113,7 @@ def _is_bare_acknowledgement(order: Mapping[str, Any]) -> bool:
     return (
         not order.get("status")
         and bool(order.get("id"))
-        and all(order.get(k) is None for k in ("filled", "amount", "price", "side"))
+        and all(order.get(k) is None for k in ("filled", "amount", "price"))
     )
 
 

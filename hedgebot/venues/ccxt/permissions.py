@@ -2,7 +2,8 @@
 
 Owns `KeyPermissions` and `key_permissions`. Deribit reports the key's scope in the answer to
 `public/auth` (``trade:read_write``, ``wallet:read_write`` …); Binance reports its API
-restrictions (`enableWithdrawals`, `enableFutures`). For venues where hedgebot cannot read the
+restrictions (`enableWithdrawals`, `enableFutures`); OKX reports the key's ``perm``
+(``read_only,trade,withdraw``) in its account configuration. For venues where hedgebot cannot read the
 permissions yet, it says so (`verified=False`) rather than guess. Errors map through `errors`.
 """
 
@@ -56,6 +57,16 @@ async def _read_permissions(exchange: Any) -> KeyPermissions:
             can_withdraw=bool(answer.get("enableWithdrawals")),
             detail="api restrictions: "
             + ", ".join(k for k, v in sorted(answer.items()) if v is True),
+        )
+    if exchange.id == "okx":
+        accounts = await exchange.fetch_accounts()
+        info = accounts[0].get("info", {}) if accounts else {}
+        perms = [p for p in str(info.get("perm", "")).split(",") if p]
+        return KeyPermissions(
+            verified=bool(perms),
+            can_trade="trade" in perms,
+            can_withdraw="withdraw" in perms,
+            detail=f"perm: {','.join(perms)}",
         )
     return KeyPermissions(
         verified=False,
