@@ -139,12 +139,16 @@ async def test_faults_on_either_venue_are_survived_without_a_duplicate_hedge(
     assert abs(watcher.views[-1].underlyings["BTC"].net_delta) <= 0.25 + 1e-9
 
 
-async def test_paper_mode_uses_both_venues_quotes_and_no_private_endpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exchange", ["binanceusdm", "okx"])
+async def test_paper_mode_uses_both_venues_quotes_and_no_private_endpoint(
+    tmp_path: Path, exchange: HedgeVenue
+) -> None:
     """Paper: real quotes from both local exchanges, fills simulated locally; neither exchange
-    sees a private call and no key is loaded."""
-    async with cross_venue() as venues:
+    sees a private call and no key (nor OKX passphrase) is loaded."""
+    async with cross_venue(exchange) as venues:
         settings = cross_settings(venues, tmp_path, mode="paper")
-        assert settings.venues["binance"].api_key is None
+        assert settings.venues[venues.venue].api_key is None
+        assert settings.venues[venues.venue].api_password is None
         runtime = Runtime(settings, live=False, observers=[])
         watcher = Watcher(_hedged)
         await run_until(runtime, watcher, timeout_s=60)
@@ -159,12 +163,13 @@ async def test_paper_mode_uses_both_venues_quotes_and_no_private_endpoint(tmp_pa
     assert last.basis_bps is not None
 
 
+@pytest.mark.parametrize("exchange", ["binanceusdm", "okx"])
 async def test_a_restart_reconciles_from_both_venues_and_sends_nothing_new(
-    tmp_path: Path,
+    tmp_path: Path, exchange: HedgeVenue
 ) -> None:
     """After a hedged run stops, a second run reads both accounts back from the venues, finds
     the book inside its band and places no order; its journal continues with no duplicate."""
-    async with cross_venue() as venues:
+    async with cross_venue(exchange) as venues:
         first_run = Runtime(cross_settings(venues, tmp_path), live=True, observers=[])
         await run_until(first_run, Watcher(_hedged), timeout_s=60)
         creates_before = len(venues.hedge.requests.order_creates())
