@@ -50,9 +50,7 @@ def build_server(
     return OkxServer(
         ledger=ledger,
         prices=PricePath(seed=seed, source=price_source, basis=basis),
-        keys=[
-            ApiKey(account="main", key=MAIN_KEY[0], secret=MAIN_KEY[1], passphrase=MAIN_KEY[2])
-        ],
+        keys=[ApiKey(account="main", key=MAIN_KEY[0], secret=MAIN_KEY[1], passphrase=MAIN_KEY[2])],
         configs={"main": AccountConfig(uid="7001", acct_lv=acct_lv, pos_mode=pos_mode)},
         host=host,
         port=port,

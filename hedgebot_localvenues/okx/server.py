@@ -35,24 +35,20 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import WSMsgType, web
 
-from hedgebot_localvenues.binance_usdm.ledger import LEVERAGE, Ledger, Order, Rejection, Trade
+from hedgebot_localvenues.binance_usdm.ledger import Ledger, Order, Rejection, Trade
 from hedgebot_localvenues.binance_usdm.wire import num
 from hedgebot_localvenues.common.faults import FaultPlan
 from hedgebot_localvenues.common.prices import PricePath
 from hedgebot_localvenues.common.requestlog import RequestLog
 from hedgebot_localvenues.okx.markets import SWAPS, Swap, instrument_row
+from hedgebot_localvenues.okx.wire import STATES, AccountConfig, OrderMeta, Wire, currencies
+
+__all__ = ["AccountConfig", "ApiKey", "OkxError", "OkxServer"]
 
 _log = structlog.get_logger(__name__)
 TIMESTAMP_WINDOW_MS = 30_000
 """OKX refuses a request whose timestamp is more than 30 s from its clock (50102)."""
 _CLORDID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_STATES = {
-    "NEW": "live",
-    "PARTIALLY_FILLED": "partially_filled",
-    "FILLED": "filled",
-    "CANCELED": "canceled",
-    "EXPIRED": "canceled",
-}
 _CODES = {
     -4014: ("51000", "Parameter px error"),
     -1013: ("51121", "Order quantity must be a multiple of the lot size."),
@@ -81,19 +77,6 @@ class ApiKey:
     passphrase: str
 
 
-@dataclass(slots=True)
-class AccountConfig:
-    """OKX's account configuration (``GET /api/v5/account/config``) of one account.
-
-    ``acct_lv``: 1 spot mode (no swaps), 2 spot and futures (single-currency margin),
-    3 multi-currency margin, 4 portfolio margin. ``pos_mode``: ``net_mode`` or
-    ``long_short_mode``."""
-
-    uid: str
-    acct_lv: str = "2"
-    pos_mode: str = "net_mode"
-
-
 class OkxError(Exception):
     """An OKX refusal: code, message and HTTP status."""
 
@@ -110,13 +93,6 @@ class _Socket:
     private: bool
     subscriptions: list[dict[str, str]] = field(default_factory=list)
     account: str | None = None
-
-
-@dataclass(slots=True)
-class _Meta:
-    td_mode: str
-    ord_type: str
-    tag: str
 
 
 class OkxServer:
@@ -148,7 +124,14 @@ class OkxServer:
         self.requests = RequestLog()
         self.margin_modes: dict[tuple[str, str], str] = {}
         """(account, instId) -> mgnMode of the open position."""
-        self._meta: dict[int, _Meta] = {}
+        self._meta: dict[int, OrderMeta] = {}
+        self.wire = Wire(
+            ledger=ledger,
+            swaps=self.swaps,
+            configs=configs,
+            margin_modes=self.margin_modes,
+            meta=self._meta,
+        )
         self._sockets: list[_Socket] = []
         self.private_stream_opened = asyncio.Event()
         """Set when a private websocket has logged in and subscribed."""
@@ -227,7 +210,7 @@ class OkxServer:
             for socket in list(self._sockets):
                 for arg in list(socket.subscriptions):
                     if arg["channel"] == "tickers":
-                        row = self._ticker_row(arg.get("instId", ""), now)
+                        row = self.wire.ticker_row(arg.get("instId", ""), now)
                         if row is not None:
                             await _send(socket, {"arg": arg, "data": [row]})
             events, self.ledger.events = self.ledger.events, []
@@ -250,40 +233,18 @@ class OkxServer:
             for arg in list(socket.subscriptions):
                 channel = arg["channel"]
                 if channel == "orders" and _matches(arg, order.symbol):
-                    row = self._order_row(order, trade=trade, push=True)
+                    row = self.wire.order_row(order, trade=trade, push=True)
                     await _send(socket, {"arg": arg, "data": [row]})
                 elif channel == "positions" and trade is not None and _matches(arg, order.symbol):
-                    rows = self._position_rows(account, {"instId": order.symbol}, keep_flat=True)
+                    rows = self.wire.position_rows(
+                        account, {"instId": order.symbol}, keep_flat=True
+                    )
                     await _send(socket, {"arg": arg, "data": rows})
                 elif channel == "account":
-                    await _send(socket, {"arg": arg, "data": [self._balance_row(account)]})
-
-    def _ticker_row(self, inst_id: str, now: int) -> dict[str, Any] | None:
-        touch = self.ledger.touches.get(inst_id)
-        swap = self.swaps.get(inst_id)
-        if touch is None or swap is None:
-            return None
-        places = len(swap.tick_sz.partition(".")[2])
-        mark = self.ledger.marks[inst_id]
-        last = f"{mark:.{places}f}"
-        return {
-            "instType": "SWAP",
-            "instId": inst_id,
-            "last": last,
-            "lastSz": "1",
-            "askPx": f"{touch.ask:.{places}f}",
-            "askSz": "500",
-            "bidPx": f"{touch.bid:.{places}f}",
-            "bidSz": "500",
-            "open24h": last,
-            "high24h": last,
-            "low24h": last,
-            "volCcy24h": "0",
-            "vol24h": "0",
-            "sodUtc0": last,
-            "sodUtc8": last,
-            "ts": str(now),
-        }
+                    await _send(
+                        socket,
+                        {"arg": arg, "data": [self.wire.balance_row(account, self._clock_ms())]},
+                    )
 
     # -- REST --------------------------------------------------------------------------------
 
@@ -376,11 +337,13 @@ class OkxServer:
             ("GET", "/api/v5/market/ticker"): self._market_ticker,
             ("GET", "/api/v5/market/tickers"): self._tickers,
             ("GET", "/api/v5/market/index-tickers"): self._index_tickers,
-            ("GET", "/api/v5/asset/currencies"): lambda a, p: _ok(_currencies()),
+            ("GET", "/api/v5/asset/currencies"): lambda a, p: _ok(currencies()),
             ("GET", "/api/v5/account/config"): self._config,
-            ("GET", "/api/v5/account/balance"): lambda a, p: _ok([self._balance_row(a or "")]),
+            ("GET", "/api/v5/account/balance"): lambda a, p: _ok(
+                [self.wire.balance_row(a or "", self._clock_ms())]
+            ),
             ("GET", "/api/v5/account/positions"): lambda a, p: _ok(
-                self._position_rows(a or "", p, keep_flat=False)
+                self.wire.position_rows(a or "", p, keep_flat=False)
             ),
             ("POST", "/api/v5/trade/order"): self._place_one,
             ("POST", "/api/v5/trade/batch-orders"): self._place_batch,
@@ -410,7 +373,7 @@ class OkxServer:
         return _ok(rows)
 
     def _market_ticker(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
-        row = self._ticker_row(str(p.get("instId", "")), self._clock_ms())
+        row = self.wire.ticker_row(str(p.get("instId", "")), self._clock_ms())
         if row is None:
             raise OkxError("51001", "Instrument ID does not exist")
         return _ok([row])
@@ -419,7 +382,7 @@ class OkxServer:
         if p.get("instType") != "SWAP":
             return _ok([])
         now = self._clock_ms()
-        rows = [self._ticker_row(i, now) for i in self.swaps]
+        rows = [self.wire.ticker_row(i, now) for i in self.swaps]
         return _ok([r for r in rows if r is not None])
 
     def _mark_prices(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -457,182 +420,14 @@ class OkxServer:
     # -- account -----------------------------------------------------------------------------
 
     def _config(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
-        config = self.configs[account or ""]
-        return _ok(
-            [
-                {
-                    "acctLv": config.acct_lv,
-                    "acctStpMode": "cancel_maker",
-                    "autoLoan": False,
-                    "ctIsoMode": "automatic",
-                    "enableSpotBorrow": False,
-                    "greeksType": "PA",
-                    "feeType": "0",
-                    "ip": "",
-                    "type": "0",
-                    "kycLv": "2",
-                    "label": "local",
-                    "level": "Lv1",
-                    "levelTmp": "",
-                    "liquidationGear": "-1",
-                    "mainUid": config.uid,
-                    "mgnIsoMode": "automatic",
-                    "opAuth": "0",
-                    "perm": "read_only,trade",
-                    "posMode": config.pos_mode,
-                    "roleType": "0",
-                    "spotBorrowAutoRepay": False,
-                    "spotOffsetType": "",
-                    "spotRoleType": "0",
-                    "spotTraderInsts": [],
-                    "traderInsts": [],
-                    "uid": config.uid,
-                    "settleCcy": "USDT",
-                    "settleCcyList": ["USD", "USDC", "USDG"],
-                }
-            ]
-        )
-
-    def _balance_row(self, account: str) -> dict[str, Any]:
-        acct = self.ledger.accounts[account]
-        config = self.configs[account]
-        upnl = self.ledger.unrealized(acct)
-        initial = self.ledger.initial_margin(acct)
-        maint = self.ledger.maint_margin(acct)
-        equity = acct.wallet + upnl
-        now = str(self._clock_ms())
-        ratio = num(equity / maint) if maint else ""
-        detail = {
-            "accAvgPx": "",
-            "availBal": num(acct.wallet - initial),
-            "availEq": num(equity - initial),
-            "borrowFroz": "",
-            "cashBal": num(acct.wallet),
-            "ccy": "USDT",
-            "clSpotInUseAmt": "",
-            "collateralEnabled": False,
-            "crossLiab": "",
-            "disEq": num(equity),
-            "eq": num(equity),
-            "eqUsd": num(equity),
-            "fixedBal": "0",
-            "frozenBal": num(initial),
-            "imr": num(initial),
-            "interest": "",
-            "isoEq": "0",
-            "isoLiab": "",
-            "isoUpl": "0",
-            "liab": "",
-            "maxLoan": "",
-            "mgnRatio": ratio,
-            "mmr": num(maint),
-            "notionalLever": num(initial * LEVERAGE / equity if equity else 0.0),
-            "ordFrozen": "0",
-            "rewardBal": "0",
-            "smtSyncEq": "0",
-            "spotInUseAmt": "",
-            "spotIsoBal": "0",
-            "stgyEq": "0",
-            "twap": "0",
-            "uTime": now,
-            "upl": num(upnl),
-            "uplLiab": "",
-        }
-        multi = config.acct_lv in ("3", "4")
-        return {
-            "adjEq": num(equity) if multi else "",
-            "borrowFroz": "",
-            "details": [detail],
-            "imr": num(initial) if multi else "",
-            "isoEq": "0",
-            "mgnRatio": ratio if multi else "",
-            "mmr": num(maint) if multi else "",
-            "notionalUsd": num(initial * LEVERAGE) if multi else "",
-            "ordFroz": "",
-            "totalEq": num(equity),
-            "uTime": now,
-            "upl": num(upnl) if multi else "",
-        }
-
-    def _position_rows(
-        self, account: str, p: Mapping[str, Any], *, keep_flat: bool
-    ) -> list[dict[str, Any]]:
-        if p.get("instType") not in (None, "", "ANY", "SWAP"):
-            return []
-        wanted = set(str(p["instId"]).split(",")) if p.get("instId") else None
-        acct = self.ledger.accounts[account]
-        rows = []
-        for (inst_id, _), leg in sorted(acct.positions.items()):
-            if (leg.amount == 0 and not keep_flat) or (wanted and inst_id not in wanted):
-                continue
-            swap = self.swaps[inst_id]
-            mode = self.margin_modes.get((account, inst_id), "cross")
-            mark = self.ledger.marks.get(inst_id, leg.entry)
-            notional = abs(leg.amount) * mark
-            initial = notional / LEVERAGE
-            maint = notional * self.ledger.contracts[inst_id].maint_rate
-            upl = leg.amount * (mark - leg.entry)
-            rows.append(
-                {
-                    "adl": "1",
-                    "availPos": "",
-                    "avgPx": num(leg.entry) if leg.amount else "",
-                    "bePx": num(leg.entry) if leg.amount else "",
-                    "cTime": str(leg.update_ms),
-                    "ccy": "USDT",
-                    "deltaBS": "",
-                    "deltaPA": "",
-                    "fee": "0",
-                    "fundingFee": "0",
-                    "gammaBS": "",
-                    "gammaPA": "",
-                    "idxPx": num(mark),
-                    "imr": num(initial) if mode == "cross" else "",
-                    "instId": inst_id,
-                    "instType": "SWAP",
-                    "interest": "",
-                    "last": num(mark),
-                    "lever": str(LEVERAGE),
-                    "liab": "",
-                    "liabCcy": "",
-                    "liqPenalty": "0",
-                    "liqPx": "",
-                    "margin": num(initial) if mode == "isolated" else "",
-                    "markPx": num(mark),
-                    "mgnMode": mode,
-                    "mgnRatio": num((initial + upl) / maint) if maint else "",
-                    "mmr": num(maint),
-                    "notionalUsd": num(notional),
-                    "optVal": "",
-                    "pendingCloseOrdLiabVal": "",
-                    "pnl": "0",
-                    "pos": swap.to_contracts(leg.amount),
-                    "posCcy": "",
-                    "posId": str(abs(hash((account, inst_id))) % 10**18),
-                    "posSide": "net",
-                    "quoteBal": "",
-                    "realizedPnl": "0",
-                    "thetaBS": "",
-                    "thetaPA": "",
-                    "tradeId": "",
-                    "uTime": str(leg.update_ms),
-                    "upl": num(upl),
-                    "uplLastPx": num(upl),
-                    "uplRatio": num(upl / initial) if initial else "0",
-                    "uplRatioLastPx": num(upl / initial) if initial else "0",
-                    "usdPx": "",
-                    "vegaBS": "",
-                    "vegaPA": "",
-                }
-            )
-        return rows
+        return _ok([self.wire.config_row(self.configs[account or ""])])
 
     # -- trading -----------------------------------------------------------------------------
 
     def _place_one(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
         result = self._place(account or "", p)
         failed = result["sCode"] != "0"
-        return {"code": "1" if failed else "0", "msg": "" if not failed else "", "data": [result]}
+        return {"code": "1" if failed else "0", "msg": _FAILED if failed else "", "data": [result]}
 
     def _place_batch(self, account: str | None, orders: Any) -> dict[str, Any]:
         if not isinstance(orders, list) or not orders or len(orders) > 20:
@@ -652,8 +447,10 @@ class OkxServer:
         try:
             order = self._checked_place(account, p, cl_ord_id, tag, now)
         except OkxError as error:
-            return _op(cl_ord_id, "", error.code, error.msg, tag, now)
-        return _op(order.client_id, str(order.order_id), "0", "Order placed", tag, now)
+            return _op(cl_ord_id, "", code=error.code, msg=error.msg, tag=tag, now=now)
+        return _op(
+            order.client_id, str(order.order_id), code="0", msg="Order placed", tag=tag, now=now
+        )
 
     def _checked_place(
         self, account: str, p: Mapping[str, Any], cl_ord_id: str, tag: str, now: int
@@ -713,7 +510,7 @@ class OkxServer:
         except Rejection as rejection:
             code, msg = _CODES.get(rejection.code, ("51000", rejection.msg))
             raise OkxError(code, msg) from None
-        self._meta[order.order_id] = _Meta(td_mode=td_mode, ord_type=ord_type, tag=tag)
+        self._meta[order.order_id] = OrderMeta(td_mode=td_mode, ord_type=ord_type, tag=tag)
         self._track_margin_mode(account, order)
         return order
 
@@ -735,21 +532,23 @@ class OkxServer:
         try:
             order = self._find(account or "", p)
         except OkxError:
-            result = _op(cl_ord_id, str(p.get("ordId") or ""), "51400", _CANCEL_GONE, "", now)
+            result = _op(
+                cl_ord_id, str(p.get("ordId") or ""), code="51400", msg=_CANCEL_GONE, now=now
+            )
             return {"code": "1", "msg": "", "data": [result]}
         if not order.open:
             code = "51402" if order.status == "FILLED" else "51401"
-            result = _op(order.client_id, str(order.order_id), code, _CANCEL_GONE, "", now)
+            result = _op(order.client_id, str(order.order_id), code=code, msg=_CANCEL_GONE, now=now)
             return {"code": "1", "msg": "", "data": [result]}
         self.ledger.cancel(account or "", order, now)
-        return _ok([_op(order.client_id, str(order.order_id), "0", "", "", now)])
+        return _ok([_op(order.client_id, str(order.order_id), code="0", msg="", now=now)])
 
     def _get_order(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
         if not p.get("instId"):
             raise OkxError("50014", "Parameter instId can not be empty.")
         if not p.get("ordId") and not p.get("clOrdId"):
             raise OkxError("51000", "Parameter ordId or clOrdId error")
-        return _ok([self._order_row(self._find(account or "", p))])
+        return _ok([self.wire.order_row(self._find(account or "", p))])
 
     def _orders(self, account: str, p: Mapping[str, Any], *, open_only: bool) -> list[Order]:
         acct = self.ledger.accounts[account]
@@ -762,133 +561,33 @@ class OkxServer:
             for o in sorted(acct.orders.values(), key=lambda o: -o.time_ms)
             if o.open == open_only
             and ("instId" not in p or o.symbol == p["instId"])
-            and (state is None or _STATES[o.status] == state)
+            and (state is None or STATES[o.status] == state)
             and o.time_ms >= int(p.get("begin", 0))
         ]
         return rows[:limit]
 
     def _pending(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
-        return _ok([self._order_row(o) for o in self._orders(account or "", p, open_only=True)])
+        return _ok([self.wire.order_row(o) for o in self._orders(account or "", p, open_only=True)])
 
     def _history(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
         if not p.get("instType"):
             raise OkxError("50014", "Parameter instType can not be empty.")
-        return _ok([self._order_row(o) for o in self._orders(account or "", p, open_only=False)])
+        return _ok(
+            [self.wire.order_row(o) for o in self._orders(account or "", p, open_only=False)]
+        )
 
     def _fills(self, account: str | None, p: Mapping[str, Any]) -> dict[str, Any]:
         acct = self.ledger.accounts[account or ""]
         begin = int(p.get("begin", 0))
         end = int(p.get("end", 2**62))
         rows = [
-            self._fill_row(t)
+            self.wire.fill_row(t)
             for t in reversed(acct.trades)
             if begin <= t.time_ms <= end
             and ("instId" not in p or t.order.symbol == p["instId"])
             and ("ordId" not in p or str(t.order.order_id) == str(p["ordId"]))
         ]
         return _ok(rows[: min(int(p.get("limit", 100)), 100)])
-
-    def _order_row(
-        self, o: Order, *, trade: Trade | None = None, push: bool = False
-    ) -> dict[str, Any]:
-        swap = self.swaps[o.symbol]
-        meta = self._meta.get(o.order_id, _Meta("cross", "limit", ""))
-        row: dict[str, Any] = {
-            "accFillSz": swap.to_contracts(o.executed),
-            "algoClOrdId": "",
-            "algoId": "",
-            "attachAlgoClOrdId": "",
-            "attachAlgoOrds": [],
-            "avgPx": num(o.avg_price) if o.executed else "",
-            "cTime": str(o.time_ms),
-            "cancelSource": "",
-            "cancelSourceReason": "",
-            "category": "normal",
-            "ccy": "",
-            "clOrdId": o.client_id,
-            "fee": num(-trade.commission) if trade is not None else "0",
-            "feeCcy": "USDT",
-            "fillPx": num(trade.price) if trade is not None else "",
-            "fillSz": swap.to_contracts(trade.qty) if trade is not None else "0",
-            "fillTime": str(trade.time_ms) if trade is not None else "",
-            "instId": o.symbol,
-            "instType": "SWAP",
-            "isTpLimit": "false",
-            "lever": str(LEVERAGE),
-            "linkedAlgoOrd": {"algoId": ""},
-            "ordId": str(o.order_id),
-            "ordType": meta.ord_type,
-            "pnl": num(trade.realized_pnl) if trade is not None else "0",
-            "posSide": "net",
-            "px": num(o.price),
-            "pxType": "",
-            "pxUsd": "",
-            "pxVol": "",
-            "quickMgnType": "",
-            "rebate": "0",
-            "rebateCcy": "USDT",
-            "reduceOnly": "true" if o.reduce_only else "false",
-            "side": o.side.lower(),
-            "slOrdPx": "",
-            "slTriggerPx": "",
-            "slTriggerPxType": "",
-            "source": "",
-            "state": _STATES[o.status],
-            "stpId": "",
-            "stpMode": "cancel_maker",
-            "sz": swap.to_contracts(o.quantity),
-            "tag": meta.tag,
-            "tdMode": meta.td_mode,
-            "tgtCcy": "",
-            "tpOrdPx": "",
-            "tpTriggerPx": "",
-            "tpTriggerPxType": "",
-            "tradeId": str(trade.trade_id) if trade is not None else "",
-            "uTime": str(o.update_ms),
-        }
-        if push:
-            row |= {
-                "amendResult": "",
-                "code": "0",
-                "execType": ("M" if trade.maker else "T") if trade is not None else "",
-                "fillFee": num(-trade.commission) if trade is not None else "0",
-                "fillFeeCcy": "USDT" if trade is not None else "",
-                "fillNotionalUsd": num(trade.qty * trade.price) if trade is not None else "",
-                "fillPnl": num(trade.realized_pnl) if trade is not None else "0",
-                "msg": "",
-                "notionalUsd": num(o.quantity * o.price),
-                "reqId": "",
-            }
-        return row
-
-    def _fill_row(self, t: Trade) -> dict[str, Any]:
-        swap = self.swaps[t.order.symbol]
-        return {
-            "instType": "SWAP",
-            "instId": t.order.symbol,
-            "tradeId": str(t.trade_id),
-            "ordId": str(t.order.order_id),
-            "clOrdId": t.order.client_id,
-            "billId": str(t.trade_id + 10**12),
-            "subType": "1" if t.order.side == "BUY" else "2",
-            "tag": "",
-            "fillPx": num(t.price),
-            "fillSz": swap.to_contracts(t.qty),
-            "fillIdxPx": num(self.ledger.marks.get(t.order.symbol, t.price)),
-            "fillPnl": num(t.realized_pnl),
-            "fillPxVol": "",
-            "fillPxUsd": "",
-            "fillMarkVol": "",
-            "fillFwdPx": "",
-            "fillMarkPx": num(self.ledger.marks.get(t.order.symbol, t.price)),
-            "side": t.order.side.lower(),
-            "posSide": "net",
-            "execType": "M" if t.maker else "T",
-            "feeCcy": "USDT",
-            "fee": num(-t.commission),
-            "ts": str(t.time_ms),
-            "fillTime": str(t.time_ms),
-        }
 
     # -- websockets --------------------------------------------------------------------------
 
@@ -929,40 +628,39 @@ class OkxServer:
             await _send(socket, _ws_error("60012", f"Illegal request: {text}"))
             return
         for arg in args:
-            channel = str(arg.get("channel", ""))
             clean = {k: str(v) for k, v in arg.items()}
             if op == "unsubscribe":
                 if clean in socket.subscriptions:
                     socket.subscriptions.remove(clean)
                 await _send(socket, {"event": "unsubscribe", "arg": clean, "connId": "local"})
                 continue
-            if channel in ("orders", "positions", "account"):
-                if not socket.private:
-                    await _send(socket, _ws_error("60018", f"channel:{channel} doesn't exist"))
-                    continue
-                if socket.account is None:
-                    await _send(socket, _ws_error("60011", "Please log in"))
-                    continue
-            elif channel == "tickers":
-                if clean.get("instId") not in self.swaps:
-                    await _send(
-                        socket,
-                        _ws_error(
-                            "60018", f"channel:tickers,instId:{clean.get('instId')} doesn't exist"
-                        ),
-                    )
-                    continue
-            else:
-                await _send(socket, _ws_error("60018", f"channel:{channel} doesn't exist"))
+            refusal = self._subscription_refusal(socket, clean)
+            if refusal is not None:
+                await _send(socket, refusal)
                 continue
             socket.subscriptions.append(clean)
             await _send(socket, {"event": "subscribe", "arg": clean, "connId": "local"})
             await self._initial_push(socket, clean)
 
+    def _subscription_refusal(
+        self, socket: _Socket, arg: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        """OKX's error frame for a subscription it refuses (None when accepted)."""
+        channel = arg.get("channel", "")
+        if channel in ("orders", "positions", "account"):
+            if not socket.private:
+                return _ws_error("60018", f"channel:{channel} doesn't exist")
+            if socket.account is None:
+                return _ws_error("60011", "Please log in")
+            return None
+        if channel == "tickers" and arg.get("instId") in self.swaps:
+            return None
+        return _ws_error("60018", f"channel:{channel},instId:{arg.get('instId')} doesn't exist")
+
     async def _initial_push(self, socket: _Socket, arg: dict[str, str]) -> None:
         channel = arg["channel"]
         if channel == "tickers":
-            row = self._ticker_row(arg["instId"], self._clock_ms())
+            row = self.wire.ticker_row(arg["instId"], self._clock_ms())
             if row is not None:
                 await _send(socket, {"arg": arg, "data": [row]})
             return
@@ -970,10 +668,13 @@ class OkxServer:
             return
         self.private_stream_opened.set()
         if channel == "positions":
-            rows = self._position_rows(socket.account, arg, keep_flat=False)
+            rows = self.wire.position_rows(socket.account, arg, keep_flat=False)
             await _send(socket, {"arg": arg, "data": rows})
         elif channel == "account":
-            await _send(socket, {"arg": arg, "data": [self._balance_row(socket.account)]})
+            await _send(
+                socket,
+                {"arg": arg, "data": [self.wire.balance_row(socket.account, self._clock_ms())]},
+            )
 
     def _ws_login(self, socket: _Socket, args: list[dict[str, Any]]) -> tuple[str, str] | None:
         if len(args) != 1:
@@ -1002,6 +703,7 @@ class OkxServer:
         return None
 
 
+_FAILED = "Operation failed."
 _CANCEL_GONE = "Order cancellation failed as the order has been filled, canceled or does not exist"
 
 
@@ -1018,7 +720,9 @@ def _ok(data: list[Any]) -> dict[str, Any]:
     return {"code": "0", "msg": "", "data": data}
 
 
-def _op(cl_ord_id: str, ord_id: str, code: str, msg: str, tag: str, now: int) -> dict[str, Any]:
+def _op(
+    cl_ord_id: str, ord_id: str, *, code: str, msg: str, now: int, tag: str = ""
+) -> dict[str, Any]:
     return {
         "clOrdId": cl_ord_id,
         "ordId": ord_id,
@@ -1037,32 +741,6 @@ def _matches(arg: Mapping[str, str], inst_id: str) -> bool:
     if arg.get("instType") not in (None, "ANY", "SWAP"):
         return False
     return arg.get("instId", inst_id) == inst_id
-
-
-def _currencies() -> list[dict[str, Any]]:
-    return [
-        {
-            "ccy": ccy,
-            "chain": f"{ccy}-{chain}",
-            "name": name,
-            "canDep": True,
-            "canWd": True,
-            "canInternal": True,
-            "mainNet": True,
-            "minDep": "0.00000001",
-            "minWd": "0.0001",
-            "maxWd": "1000",
-            "wdTickSz": "8",
-            "minFee": "0.0001",
-            "maxFee": "0.0002",
-            "logoLink": "",
-        }
-        for ccy, chain, name in (
-            ("BTC", "Bitcoin", "Bitcoin"),
-            ("ETH", "ERC20", "Ethereum"),
-            ("USDT", "ERC20", "Tether"),
-        )
-    ]
 
 
 async def _send(socket: _Socket, frame: Mapping[str, Any]) -> None:

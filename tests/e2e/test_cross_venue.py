@@ -120,14 +120,7 @@ async def test_faults_on_either_venue_are_survived_without_a_duplicate_hedge(
         leg = venues.hedge_position()
         creates = venues.hedge.requests.order_creates()
         client_ids = venues.hedge.requests.client_ids()
-        queried = [
-            r.params.get("clOrdId")
-            for r in venues.hedge.requests.all()
-            if r.method == "GET" and r.path == "/api/v5/trade/order"
-        ]
     assert venues.hedge.faults.pending == 0, "both armed faults fired"
-    if exchange == "okx":
-        assert client_ids[0] in queried, "OKX: the lost order was looked up by its clOrdId"
     outcomes = [r.outcome for r in creates]
     assert outcomes[:2] == ["lost", "429"]
     assert len(client_ids) == len(set(client_ids)), "a client id was sent twice"

@@ -316,7 +316,14 @@ async def test_the_gateway_sends_the_positions_margin_mode_and_finds_lost_orders
     assert found.status is OrderStatus.FILLED
     assert found.filled_amount == pytest.approx(0.1)
     assert never is None
-    assert [(f.amount, f.side) for f in fills] == [(pytest.approx(0.1), Side.SELL)]
+    queried = [
+        r.params.get("clOrdId")
+        for r in server.requests.all()
+        if r.method == "GET" and r.path == "/api/v5/trade/order"
+    ]
+    assert queried[:2] == ["hb1lost", "hb1never"], "looked up with OKX's order query by clOrdId"
+    assert [f.side for f in fills] == [Side.SELL]
+    assert fills[0].amount == pytest.approx(0.1)
     (position,) = snapshot.positions
     assert position.amount == pytest.approx(0.2), "0.5 - 0.2 - 0.1 BTC"
 

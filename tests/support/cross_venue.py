@@ -106,8 +106,17 @@ async def cross_venue(
     book, call = options_book(dt.datetime.now(dt.UTC))
     deribit = await build_deribit(book, seed=5, speed=1.0, port=0, faults_http=True)
     async with deribit:
-        build = {"binanceusdm": build_binance, "bybit": build_bybit, "okx": build_okx}[exchange]
-        hedge = build(port=0, price_source=lambda asset: deribit_index(deribit, asset), basis=basis)
+
+        def source(asset: str) -> float | None:
+            return deribit_index(deribit, asset)
+
+        hedge: BinanceUsdmServer | BybitServer | OkxServer
+        if exchange == "okx":
+            hedge = build_okx(port=0, price_source=source, basis=basis)
+        elif exchange == "bybit":
+            hedge = build_bybit(port=0, price_source=source, basis=basis)
+        else:
+            hedge = build_binance(port=0, price_source=source, basis=basis)
         async with hedge:
             yield CrossVenue(deribit=deribit, hedge=hedge, exchange=exchange, book=book, call=call)
 

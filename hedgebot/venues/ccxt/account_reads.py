@@ -128,6 +128,7 @@ class AccountReader:
         return sorted(trades, key=_trade_time)
 
     async def _positions(self) -> list[dict[str, Any]]:
+        positions: list[dict[str, Any]] = []
         if self._exchange_id != "bybit":
             positions = list(await self._read("fetch_positions", self._exchange.fetch_positions))
             if self._exchange_id == "okx":
@@ -137,7 +138,6 @@ class AccountReader:
                     if p.get("contracts") and p.get("marginMode") in ("cross", "isolated")
                 }
             return positions
-        positions: list[dict[str, Any]] = []
         for query in _BYBIT_POSITION_QUERIES:
             positions += await self._read(
                 "fetch_positions", partial(self._exchange.fetch_positions, None, query)

@@ -3,8 +3,9 @@
 Owns `KeyPermissions` and `key_permissions`. Deribit reports the key's scope in the answer to
 `public/auth` (``trade:read_write``, ``wallet:read_write`` …); Binance reports its API
 restrictions (`enableWithdrawals`, `enableFutures`); OKX reports the key's ``perm``
-(``read_only,trade,withdraw``) in its account configuration. For venues where hedgebot cannot read the
-permissions yet, it says so (`verified=False`) rather than guess. Errors map through `errors`.
+(``read_only,trade,withdraw``) in its account configuration. For venues where hedgebot cannot
+read the permissions yet, it says so (`verified=False`) rather than guess. Errors map through
+`errors`.
 """
 
 from __future__ import annotations
