@@ -86,7 +86,8 @@ class RequestLog:
         return [
             r
             for r in self._records
-            if r.method == "POST" and r.path.endswith(
+            if r.method == "POST"
+            and r.path.endswith(
                 ("/fapi/v1/order", "/order/create", "/trade/order", "/trade/batch-orders")
             )
         ]
