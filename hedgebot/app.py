@@ -53,7 +53,7 @@ from hedgebot.core.policy import (
     WhalleyWilmottBand,
 )
 from hedgebot.core.run_stats import RunSummary
-from hedgebot.daemon.engine import AccountSpec, Engine, EventNotifier, TurnObserver
+from hedgebot.daemon.engine import AccountSpec, Engine, TurnObserver
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.fence import FenceWatch
 from hedgebot.daemon.gatekeeper import Gatekeeper
@@ -67,8 +67,11 @@ from hedgebot.daemon.startup import (
 )
 from hedgebot.daemon.state import BookState
 from hedgebot.daemon.supervisor import Supervisor
+from hedgebot.model import events
 from hedgebot.model.errors import ConfigError, HedgebotError, StateUnusable
+from hedgebot.model.events import DaemonEventKind
 from hedgebot.model.instruments import Instrument, InstrumentKey
+from hedgebot.model.trading import Halt, HaltCause
 from hedgebot.operator import sd_notify
 from hedgebot.operator.console import ConsoleStatus
 from hedgebot.operator.logs import REDACTOR, configure_logging
@@ -82,6 +85,14 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("hedgebot.app")
 FloatArray = NDArray[np.float64]
+
+QUIET_EVENTS: frozenset[DaemonEventKind] = frozenset({DaemonEventKind.ORDER_ACCEPTED})
+"""Events of every order: told to the gatekeeper and the listeners, neither journaled nor logged."""
+
+FINAL_EVENTS: frozenset[DaemonEventKind] = frozenset(
+    {DaemonEventKind.DAEMON_FAILED, DaemonEventKind.DAEMON_STOPPED, DaemonEventKind.TASK_DIED}
+)
+"""Events of the process's end: still logged (and alerted) when the journal cannot take them."""
 
 
 def build_venues(settings: Settings, *, live: bool, run_number: int, client_prefix: str) -> Venues:
@@ -244,7 +255,7 @@ class Runtime:
             self.venues = build_venues(
                 settings,
                 live=live,
-                run_number=self.journal.count_events("daemon.started"),
+                run_number=self.journal.count_events(DaemonEventKind.DAEMON_STARTED),
                 client_prefix=client_prefix,
             )
         except BaseException:
@@ -279,73 +290,86 @@ class Runtime:
         )
         self.state.listener = self.fence
         self.observers = list(observers)
-        self.event_listeners: list[EventNotifier] = []
+        self.event_listeners: list[events.EventSink] = []
         self.engine: Engine | None = None
         self.supervisor = Supervisor(stop=asyncio.Event(), notify=self.notify)
         self._restore_flags()
 
-    def notify(self, kind: str, detail: Mapping[str, object]) -> None:
-        """Record an operational event: journal, log, counters (alerts hook in here)."""
-        if kind == "order.accepted":  # every order: neither journaled nor logged
-            self.gatekeeper.order_accepted(str(detail.get("underlying", "")))
+    def notify(self, event: events.DaemonEvent) -> None:
+        """Record an operational event: the gatekeeper hears order outcomes; journal, log,
+        counters; then the listeners (alerts) hear it."""
+        kind = event.kind
+        self.gatekeeper.on_event(event)
+        if kind in QUIET_EVENTS:
             for listener in self.event_listeners:
-                listener(kind, detail)  # resolves an open order.rejected alert
+                listener(event)  # an accepted order resolves an open order.rejected alert
             return
-        self.events[kind] = self.events.get(kind, 0) + 1
+        detail = event.detail()
+        self.events[kind.value] = self.events.get(kind.value, 0) + 1
         try:
-            self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind, detail=detail)
-            self._persist_flags(kind, detail)
+            self.journal.record_event(ts_ms=self.clock.now_ms(), kind=kind.value, detail=detail)
+            self._persist_flags(event)
         except StateUnusable as exc:
-            if kind not in ("daemon.failed", "daemon.stopped", "daemon.task_died"):
+            if kind not in FINAL_EVENTS:
                 raise
-            log.error("journal.unwritable", lost_event=kind, error=str(exc))
-        log.warning(kind, **{k: str(v) for k, v in detail.items()})
+            log.error("journal.unwritable", lost_event=kind.value, error=str(exc))
+        log.warning(kind.value, **{k: str(v) for k, v in detail.items()})
         for listener in self.event_listeners:
-            listener(kind, detail)
-        if kind == "order.rejected":
-            underlying = str(detail.get("underlying", ""))
-            self.gatekeeper.order_rejected(underlying)
+            listener(event)
 
-    def _persist_flags(self, kind: str, detail: Mapping[str, object]) -> None:
-        """Journal the trading flags an event sets or clears, so a restart keeps them."""
+    def _persist_flags(self, event: events.DaemonEvent) -> None:
+        """Journal the halts an event sets or clears, so a restart keeps them."""
         now = self.clock.now_ms()
-        reason = str(detail.get("reason", ""))
-        if kind == "operator.halt":
-            self.journal.set_flag("operator", reason=reason, set_by="operator", ts_ms=now)
-        elif kind == "operator.resume":
-            self.journal.clear_flags()
-        elif kind == "guard.halted":
-            name = f"underlying:{detail.get('underlying', '')}"
-            self.journal.set_flag(name, reason=reason, set_by="guard", ts_ms=now)
-        elif kind == "guard.kill_switch":
-            self.journal.set_flag("kill_switch", reason=reason, set_by="kill switch", ts_ms=now)
-        elif kind in ("order.lost", "fence.foreign_hedger"):
-            for key, why in self.executor.halted.items():
-                name = f"instrument:{key.venue}:{key.symbol}"
-                self.journal.set_flag(name, reason=why, set_by=kind, ts_ms=now)
+        match event:
+            case events.OperatorHalt(reason=reason):
+                halt = Halt(cause=HaltCause.OPERATOR, reason=reason, set_by="operator")
+                self.journal.set_halt(halt, ts_ms=now)
+            case events.OperatorResume():
+                self.journal.clear_flags()
+            case events.GuardHalted(underlying=underlying, reason=reason):
+                halt = Halt(
+                    cause=HaltCause.UNDERLYING, subject=underlying, reason=reason, set_by="guard"
+                )
+                self.journal.set_halt(halt, ts_ms=now)
+            case events.KillSwitchEngaged(reason=reason):
+                halt = Halt(cause=HaltCause.KILL_SWITCH, reason=reason, set_by="kill switch")
+                self.journal.set_halt(halt, ts_ms=now)
+            case events.OrderLost() | events.FenceForeignHedger():
+                for key, why in self.executor.halted.items():
+                    halt = Halt(
+                        cause=HaltCause.INSTRUMENT,
+                        subject=f"{key.venue}:{key.symbol}",
+                        reason=why,
+                        set_by=event.kind.value,
+                    )
+                    self.journal.set_halt(halt, ts_ms=now)
+            case _:
+                pass
 
     def _restore_flags(self) -> None:
-        """Trading flags a previous run journaled hold again until an operator resumes."""
+        """Halts a previous run journaled hold again until an operator resumes."""
         flags = self.journal.flags()
         for flag in flags:
-            kind, _, rest = flag.name.partition(":")
-            if kind == "operator":
-                self.gatekeeper.halt(flag.reason)
-            elif kind == "kill_switch":
-                self.gatekeeper.restore_kill_switch(flag.reason)
-            elif kind == "underlying":
-                self.gatekeeper.restore_underlying_halt(rest, flag.reason)
-            elif kind == "instrument":
-                venue, _, symbol = rest.partition(":")
-                self.executor.halted[InstrumentKey(venue, symbol)] = flag.reason
+            halt = flag.halt
+            if halt is None:
+                continue
+            match halt.cause:
+                case HaltCause.OPERATOR:
+                    self.gatekeeper.halt(halt.reason)
+                case HaltCause.KILL_SWITCH:
+                    self.gatekeeper.restore_kill_switch(halt.reason)
+                case HaltCause.UNDERLYING:
+                    self.gatekeeper.restore_underlying_halt(halt.subject, halt.reason)
+                case HaltCause.INSTRUMENT:
+                    venue, _, symbol = halt.subject.partition(":")
+                    self.executor.halted[InstrumentKey(venue, symbol)] = halt.reason
         if flags:
             self.notify(
-                "trading.restored",
-                {
-                    "flags": "; ".join(
+                events.TradingRestored(
+                    flags="; ".join(
                         f"{f.name} by {f.set_by} at {f.set_ms}: {f.reason}" for f in flags
                     )
-                },
+                )
             )
 
     async def start(self) -> Engine:
@@ -407,13 +431,12 @@ class Runtime:
         self.state.on_change = self.engine.wake.set
         gc.freeze()  # start-up objects live forever: keep them out of collector pauses
         self.notify(
-            "daemon.started",
-            {
-                "mode": self.mode,
-                "venues": ",".join(sorted(self.venues.feeds)),
-                "underlyings": ",".join(sorted(legs)),
-                "adopted_orders": adopted,
-            },
+            events.DaemonStarted(
+                mode=self.mode,
+                venues=",".join(sorted(self.venues.feeds)),
+                underlyings=",".join(sorted(legs)),
+                adopted_orders=adopted,
+            )
         )
         return self.engine
 
@@ -435,7 +458,7 @@ class Runtime:
             return dataclasses.replace(summary, events=dict(self.events))
         except HedgebotError as exc:
             if exc is not self.supervisor.failure:
-                self.notify("daemon.failed", {"error": type(exc).__name__, "detail": str(exc)})
+                self.notify(events.DaemonFailed(error=type(exc).__name__, detail_text=str(exc)))
             raise
         finally:
             await self.shutdown()
@@ -443,23 +466,22 @@ class Runtime:
     def halt(self, reason: str) -> None:
         """Operator: halt all trading until resumed."""
         self.gatekeeper.halt(reason)
-        self.notify("operator.halt", {"reason": reason})
+        self.notify(events.OperatorHalt(reason=reason))
 
     def resume(self) -> None:
         """Operator: resume trading (lifts halts, the kill switch and lost-order halts)."""
         self.gatekeeper.resume()
         self.executor.resume()
         self.fence.fenced.clear()
-        self.notify("operator.resume", {})
+        self.notify(events.OperatorResume())
 
     def flatten(self) -> str:
         """Operator: halt, then close every hedge position."""
         if self.engine is None:
             return "not started yet"
         self.gatekeeper.halt("flattening hedges")
-        self.journal.set_flag(
-            "operator", reason="flattening hedges", set_by="operator", ts_ms=self.clock.now_ms()
-        )
+        halt = Halt(cause=HaltCause.OPERATOR, reason="flattening hedges", set_by="operator")
+        self.journal.set_halt(halt, ts_ms=self.clock.now_ms())
         return self.engine.request_flatten()
 
     async def shutdown(self) -> None:
@@ -473,7 +495,7 @@ class Runtime:
             await _bounded("cancel resting orders", self.executor.cancel_all(), 10.0)
         await _bounded("stop streams", self.supervisor.close(5.0), 6.0)
         await _bounded("close venues", self.venues.close(), 5.0)
-        self.notify("daemon.stopped", {"mode": self.mode})
+        self.notify(events.DaemonStopped(mode=self.mode))
         self.journal.close()
 
 

@@ -20,13 +20,13 @@ from hedgebot.backtest.outcome import CostModel, Outcome
 from hedgebot.core.guards import (
     GuardLimits,
     GuardState,
-    TradingState,
     check_order,
     engage_kill_switch,
     record_send,
 )
 from hedgebot.core.policy import Action, HedgeRule, PolicyInputs, decide
 from hedgebot.core.units import lot_in_coin
+from hedgebot.model.trading import TradingState
 
 
 def run_event(

@@ -24,19 +24,11 @@ import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
+
+from hedgebot.model.trading import TradingState
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
-
-
-class TradingState(StrEnum):
-    """What the operator (or the engine) allows right now."""
-
-    ACTIVE = "active"
-    REDUCING = "reducing"
-    """Only orders that reduce exposure or margin may be sent."""
-    HALTED = "halted"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,6 +1,7 @@
 """Hedge policy: when to hedge an underlying, how much, and why. Pure and deterministic.
 
-`decide(rule, inputs)` returns a `Decision` with a human-readable reason. The band is a
+`decide(rule, inputs)` returns a `Decision` with a `ReasonCode` (what callers branch on) and a
+human-readable reason (what operators read; nothing parses it). The band is a
 `BandRule` (a Protocol), so bands that depend on gamma, price or time slot in beside the fixed
 and percentage bands: `WhalleyWilmottBand` is one. The policy never sees orders or venues: the
 caller passes the delta *including* hedges in flight, and whether one is in flight.
@@ -17,6 +18,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from hedgebot.model.trading import ReasonCode
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +134,8 @@ class Decision:
     band: float
     gap: float
     reason: str
+    code: ReasonCode
+    """Why, as a code: callers branch on this, never on `reason`."""
 
 
 def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
@@ -138,7 +143,7 @@ def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
     band = rule.band.half_width(inputs)
     gap = inputs.net_delta - rule.target
 
-    def hold(reason: str) -> Decision:
+    def hold(code: ReasonCode, reason: str) -> Decision:
         return Decision(
             underlying=inputs.underlying,
             action=Action.HOLD,
@@ -147,20 +152,22 @@ def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
             band=band,
             gap=gap,
             reason=reason,
+            code=code,
         )
 
     if abs(gap) <= band:
         return hold(
-            f"inside band: delta {inputs.net_delta:+.4f} within {rule.target:+.4f}±{band:.4f}"
+            ReasonCode.INSIDE_BAND,
+            f"inside band: delta {inputs.net_delta:+.4f} within {rule.target:+.4f}±{band:.4f}",
         )
     if inputs.order_in_flight:
-        return hold("outside band, but a hedge order is in flight")
+        return hold(ReasonCode.IN_FLIGHT, "outside band, but a hedge order is in flight")
     if inputs.last_hedge_ms is not None and inputs.now_ms - inputs.last_hedge_ms < rule.cooldown_ms:
         wait = (rule.cooldown_ms - (inputs.now_ms - inputs.last_hedge_ms)) / 1000
-        return hold(f"outside band, cooling down for {wait:.1f}s more")
-    size, why = _order_size(rule, inputs, gap, band)
-    if size <= 0:
-        return hold(f"outside band, but {why}")
+        return hold(ReasonCode.COOLDOWN, f"outside band, cooling down for {wait:.1f}s more")
+    size, why, refusal = _order_size(rule, inputs, gap, band)
+    if refusal is not None:
+        return hold(refusal, f"outside band, but {why}")
     order = -math.copysign(size, gap)
     return Decision(
         underlying=inputs.underlying,
@@ -174,13 +181,15 @@ def decide(rule: HedgeRule, inputs: PolicyInputs) -> Decision:
             f"{'buy' if order > 0 else 'sell'} {size:.4f} to the {rule.rebalance_to.value}"
             f"{' (' + why + ')' if why else ''}"
         ),
+        code=ReasonCode.OUTSIDE_BAND,
     )
 
 
 def _order_size(
     rule: HedgeRule, inputs: PolicyInputs, gap: float, band: float
-) -> tuple[float, str]:
-    """Unsigned coin size of the hedge in whole lots, and a note on what limited it."""
+) -> tuple[float, str, ReasonCode | None]:
+    """Unsigned coin size of the hedge in whole lots, a note on what limited it, and the code of
+    why there is no order (None when there is one)."""
     lot = inputs.lot
     wanted = abs(gap) - (band if rule.rebalance_to is RebalanceTo.EDGE else 0.0)
     ceiling = abs(gap) + band  # never overshoot past the opposite band edge
@@ -190,7 +199,7 @@ def _order_size(
     direction = -math.copysign(1.0, gap)
     room = rule.max_position - direction * inputs.hedge_position
     if room <= 0:
-        return 0.0, f"max hedge position {rule.max_position} reached"
+        return 0.0, f"max hedge position {rule.max_position} reached", ReasonCode.MAX_POSITION
     if wanted > room:
         wanted, note = room, f"capped by max_position {rule.max_position}"
     wanted = max(wanted, rule.min_order)
@@ -200,5 +209,7 @@ def _order_size(
         lots -= 1
         size = lots * lot
     if size < rule.min_order - 1e-12 or lots == 0:
-        return 0.0, f"the smallest allowed order ({max(rule.min_order, lot):.4f}) would overshoot"
-    return size, note
+        smallest = max(rule.min_order, lot)
+        why = f"the smallest allowed order ({smallest:.4f}) would overshoot"
+        return 0.0, why, ReasonCode.WOULD_OVERSHOOT
+    return size, note, None

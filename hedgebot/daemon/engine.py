@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from hedgebot.core.risk import (
     AccountBook,
     CompiledBook,
     RiskReport,
+    UnderlyingRisk,
     compile_book,
     evaluate,
     refresh_collateral,
@@ -41,14 +42,15 @@ from hedgebot.core.units import amount_unit, futures_delta, lot_in_coin
 from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import BookState
+from hedgebot.model import events
 from hedgebot.model.account import AccountSnapshot, MarginState
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.model.market import Quote
+from hedgebot.model.trading import ReasonCode, TradingState, UnderlyingStatus
 from hedgebot.model.view import AccountView, TradingDetail, TurnView, UnderlyingView
 
 log = structlog.get_logger("hedgebot.daemon.engine")
 
-EventNotifier = Callable[[str, Mapping[str, object]], None]
 TURN_STOP_GRACE_S = 3.0
 """How long a turn in progress may still run once the daemon was told to stop."""
 
@@ -92,7 +94,9 @@ class Gatekeeper(Protocol):
         """The venue refused that order before placing it (its notional stops counting)."""
         ...
 
-    def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
+    def after_turn(
+        self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int
+    ) -> TradingState:
         """Update risk-based state (kill switch, margin) and return the trading state."""
         ...
 
@@ -114,9 +118,37 @@ class AccountSpec:
 class _Underlying:
     tracker: BandTracker = field(default_factory=BandTracker)
     last_hedge_ms: int | None = None
-    last_reason_kind: str = ""
+    last_code: ReasonCode | None = None
+    """The code of the last journaled decision (holds are journaled when it changes)."""
     unvalued: bool = False
     """`risk.unvalued` was sent and `risk.valued` not yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Valued:
+    """An underlying whose book can be valued this turn."""
+
+    risk: UnderlyingRisk
+    quote: Quote
+    """The hedge instrument's quote (a positive mark price)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Unvalued:
+    """Why an underlying cannot be valued this turn: it holds."""
+
+    code: ReasonCode
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Gated:
+    """The decision after the gatekeeper, and the row's trading status."""
+
+    decision: Decision
+    status: UnderlyingStatus
+    trading: str
+    """The status for the operator to read: "active", or why not."""
 
 
 class Engine:
@@ -135,7 +167,7 @@ class Engine:
         accounts: Mapping[str, AccountSpec],
         instruments: Mapping[InstrumentKey, Instrument],
         observers: Sequence[TurnObserver],
-        notify: EventNotifier,
+        notify: events.EventSink,
         loop_interval_s: float,
         risk_snapshot_interval_s: float = 60.0,
         stress: StressScenario | None = None,
@@ -168,7 +200,7 @@ class Engine:
         self.wake = asyncio.Event()
         self.last_view: TurnView | None = None
         self.last_turn_ms: int | None = None
-        self.trading_state = "active"
+        self.trading_state = TradingState.ACTIVE
         self._per: dict[str, _Underlying] = {u: _Underlying() for u in legs}
         self._next_risk_ms = 0
         self._flatten_requested = False
@@ -288,7 +320,7 @@ class Engine:
                 self.executor.place(leg, order_delta=delta, quote=quote, reduce_only=True)
         if remaining == 0:
             self._flatten_requested = False
-            self.notify("hedges.flattened", {"legs": len(self.legs)})
+            self.notify(events.HedgesFlattened(legs=len(self.legs)))
 
     def _margin_of(self, leg: HedgeLeg) -> MarginState | None:
         snapshot = self.state.accounts.get(leg.account)
@@ -377,91 +409,155 @@ class Engine:
     def _hedge_underlying(
         self, underlying: str, leg: HedgeLeg, report: RiskReport, now: int
     ) -> UnderlyingView:
+        """One underlying's turn: can it be valued, what does the policy decide, may the hedge
+        be sent, and the row the operator sees."""
+        valued = self._valuation(underlying, leg, report)
+        if isinstance(valued, _Unvalued):
+            return self._hold_view(underlying, leg, valued)
         per = self._per[underlying]
+        if per.unvalued:
+            per.unvalued = False
+            self.notify(events.RiskValued(underlying=underlying))
+        inputs = self._policy_inputs(underlying, leg, valued, now)
+        decision = decide(leg.rule, inputs)
+        self._observe(
+            underlying=underlying, leg=leg, valued=valued, inputs=inputs, decision=decision, now=now
+        )
+        gated = self._gate(
+            underlying=underlying, leg=leg, valued=valued, inputs=inputs, decision=decision, now=now
+        )
+        self._journal_decision(underlying, per, gated.decision, inputs.net_delta, now)
+        return self._view(underlying, leg, valued, inputs, gated)
+
+    def _valuation(self, underlying: str, leg: HedgeLeg, report: RiskReport) -> _Valued | _Unvalued:
+        """The underlying's risk, hedge quote and price, or why it cannot be valued (hold)."""
         risk = report.underlyings.get(underlying)
         key = leg.instrument.key
         quote = self.state.quotes.get(key)
-        price = risk.price if risk else 0.0
         unknown = report.underlyings.get("?")
         if unknown is not None:
-            reason = f"cannot value the book: {', '.join(unknown.missing)}"
-            return self._hold_view(underlying, leg, reason)
+            return _Unvalued(
+                ReasonCode.UNVALUED, f"cannot value the book: {', '.join(unknown.missing)}"
+            )
         held = [d for d in self._diverging.get(underlying, ()) if d.level is DivergenceLevel.HOLD]
         if held:
             reason = "deltas diverge from the venue's: " + "; ".join(d.describe() for d in held)
-            return self._hold_view(underlying, leg, reason)
-        if risk is None or quote is None or not risk.complete or price <= 0:
+            return _Unvalued(ReasonCode.DELTAS_DIVERGE, reason)
+        if risk is None or quote is None or not risk.complete or risk.price <= 0:
             missing = ", ".join(risk.missing) if risk else "no index price"
             reason = f"cannot value the book: {missing or 'no quote for ' + str(key)}"
-            return self._hold_view(underlying, leg, reason)
+            return _Unvalued(ReasonCode.UNVALUED, reason)
         if not quote.mark_price > 0:
-            reason = f"cannot value the book: {key} has no mark price"
-            return self._hold_view(underlying, leg, reason)
-        if per.unvalued:
-            per.unvalued = False
-            self.notify("risk.valued", {"underlying": underlying})
-        in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), quote.mark_price)
-        position = futures_delta(
-            leg.instrument, self.state.position(leg.account, key), quote.mark_price
-        )
-        inputs = PolicyInputs(
+            return _Unvalued(ReasonCode.UNVALUED, f"cannot value the book: {key} has no mark price")
+        return _Valued(risk=risk, quote=quote)
+
+    def _policy_inputs(
+        self, underlying: str, leg: HedgeLeg, valued: _Valued, now: int
+    ) -> PolicyInputs:
+        """What the policy sees: the book's delta with hedges in flight, in coin."""
+        key, mark = leg.instrument.key, valued.quote.mark_price
+        in_flight = futures_delta(leg.instrument, self.executor.in_flight(key), mark)
+        position = futures_delta(leg.instrument, self.state.position(leg.account, key), mark)
+        return PolicyInputs(
             underlying=underlying,
             now_ms=now,
-            net_delta=risk.net_delta + in_flight,
-            gross_delta=risk.gross_delta,
-            gamma=risk.gamma,
-            price=price,
+            net_delta=valued.risk.net_delta + in_flight,
+            gross_delta=valued.risk.gross_delta,
+            gamma=valued.risk.gamma,
+            price=valued.risk.price,
             hedge_position=position + in_flight,
-            lot=lot_in_coin(leg.instrument, quote.mark_price),
+            lot=lot_in_coin(leg.instrument, mark),
             order_in_flight=self.executor.blocking_reason(key) is not None,
-            last_hedge_ms=per.last_hedge_ms,
+            last_hedge_ms=self._per[underlying].last_hedge_ms,
         )
-        decision = decide(leg.rule, inputs)
+
+    def _observe(
+        self,
+        *,
+        underlying: str,
+        leg: HedgeLeg,
+        valued: _Valued,
+        inputs: PolicyInputs,
+        decision: Decision,
+        now: int,
+    ) -> None:
+        """Feed the live P&L and the time-outside-band tracker."""
+        risk = valued.risk
+        position = self._hedge_coin(leg, valued)
         self.executor.stats.pnl(underlying).observe(
             now_ms=now,
-            price=price,
+            price=risk.price,
             book_delta=risk.net_delta - position,
             gamma=risk.gamma,
             hedge_position=position,
             options=risk.options,
         )
-        per.tracker.observe(now, outside=abs(risk.net_delta - leg.rule.target) > decision.band)
-        # a halt or REDUCING applies to every row, whether or not this turn wanted a hedge
-        trading = "active" if self.trading_state == "active" else self.trading_state
+        outside = abs(risk.net_delta - leg.rule.target) > decision.band
+        self._per[underlying].tracker.observe(now, outside=outside)
+
+    def _hedge_coin(self, leg: HedgeLeg, valued: _Valued) -> float:
+        """The hedge position the venue reports, as coin delta."""
+        key = leg.instrument.key
+        amount = self.state.position(leg.account, key)
+        return futures_delta(leg.instrument, amount, valued.quote.mark_price)
+
+    def _gate(
+        self,
+        *,
+        underlying: str,
+        leg: HedgeLeg,
+        valued: _Valued,
+        inputs: PolicyInputs,
+        decision: Decision,
+        now: int,
+    ) -> _Gated:
+        """Ask the gatekeeper about a hedge the policy wants and hand it to the executor; the
+        row's status either way (a halt or REDUCING applies whether or not a hedge is wanted)."""
+        key = leg.instrument.key
+        status, trading = UnderlyingStatus.of(self.trading_state), self.trading_state.value
         instrument_halt = self.executor.halted.get(key)
-        if instrument_halt is not None:
-            trading = f"halted: {instrument_halt}"  # a lost order, another hedger: /status
-        if decision.action is Action.HEDGE:
-            check = OrderCheck(
-                leg=leg,
-                now_ms=now,
-                order_delta=decision.order_delta,
-                price=price,
-                hedge_position=inputs.hedge_position,
-                net_delta=inputs.net_delta,
-                market_age_s=max(self.state.quote_age_s(key), self.state.index_age_s(underlying)),
-                account_age_s=self.state.account_age_s(leg.account),
-                margin=self._margin_of(leg),
-            )
-            veto = self.gatekeeper.veto(check)
-            request = None
-            if veto is None:  # before the executor's hedge.submitted: decided, then sent
-                log.info(
-                    "hedge.decided",
-                    underlying=underlying,
-                    order_coin=round(decision.order_delta, 8),
-                    reason=decision.reason,
-                )
-                request = self.executor.place(leg, order_delta=decision.order_delta, quote=quote)
-            if request is not None:
-                self.gatekeeper.sent(check)
-                self._sent_checks[request.client_id] = check
-                per.last_hedge_ms = now
-            elif veto is not None:
-                trading = veto
-                decision = _held(decision, f"guard: {veto}")
-        self._journal_decision(underlying, per, decision, inputs.net_delta, now)
-        orders = self.executor.stats.orders.get(underlying, 0)
+        if instrument_halt is not None:  # a lost order, another hedger: /status says why
+            status, trading = UnderlyingStatus.INSTRUMENT_HALTED, f"halted: {instrument_halt}"
+        if decision.action is not Action.HEDGE:
+            return _Gated(decision=decision, status=status, trading=trading)
+        check = OrderCheck(
+            leg=leg,
+            now_ms=now,
+            order_delta=decision.order_delta,
+            price=valued.risk.price,
+            hedge_position=inputs.hedge_position,
+            net_delta=inputs.net_delta,
+            market_age_s=max(self.state.quote_age_s(key), self.state.index_age_s(underlying)),
+            account_age_s=self.state.account_age_s(leg.account),
+            margin=self._margin_of(leg),
+        )
+        veto = self.gatekeeper.veto(check)
+        if veto is not None:
+            refused = _held(decision, f"guard: {veto}", ReasonCode.GUARD_REFUSED)
+            return _Gated(decision=refused, status=UnderlyingStatus.REFUSED, trading=veto)
+        log.info(  # before the executor's hedge.submitted: decided, then sent
+            "hedge.decided",
+            underlying=underlying,
+            order_coin=round(decision.order_delta, 8),
+            reason=decision.reason,
+        )
+        request = self.executor.place(leg, order_delta=decision.order_delta, quote=valued.quote)
+        if request is not None:
+            self.gatekeeper.sent(check)
+            self._sent_checks[request.client_id] = check
+            self._per[underlying].last_hedge_ms = now
+        return _Gated(decision=decision, status=status, trading=trading)
+
+    def _view(
+        self,
+        underlying: str,
+        leg: HedgeLeg,
+        valued: _Valued,
+        inputs: PolicyInputs,
+        gated: _Gated,
+    ) -> UnderlyingView:
+        """The row the operator sees for a valued underlying."""
+        key, risk, quote = leg.instrument.key, valued.risk, valued.quote
         others = [
             i
             for (venue, name), i in self.state.venue_index.items()
@@ -474,35 +570,38 @@ class Engine:
             reference_venue=None if reference is None else reference.venue,
             reference_price=None if reference is None else reference.price,
         )
+        stats = self.executor.stats
         return UnderlyingView(
             underlying=underlying,
-            price=price,
+            price=risk.price,
             net_delta=risk.net_delta,
             delta_with_in_flight=inputs.net_delta,
             target=leg.rule.target,
-            band=decision.band,
+            band=gated.decision.band,
             gamma=risk.gamma,
             vega=risk.vega,
             hedge_instrument=str(key),
-            hedge_orders=orders,
-            fills=self.executor.stats.fills.get(underlying, 0),
-            decision=decision.reason,
-            trading=trading,
-            fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
-            rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
+            hedge_orders=stats.orders.get(underlying, 0),
+            fills=stats.fills.get(underlying, 0),
+            decision=gated.decision.reason,
+            decision_code=gated.decision.code,
+            trading=gated.trading,
+            status=gated.status,
+            fees_usd=stats.fees_usd.get(underlying, 0.0),
+            rebates_usd=stats.rebates_usd.get(underlying, 0.0),
             hedge_position=self.state.position(leg.account, key),
             hedge_position_unit=amount_unit(leg.instrument),
-            hedge_position_coin=position,
-            pnl=self.executor.stats.pnl(underlying).to_dict(),
+            hedge_position_coin=self._hedge_coin(leg, valued),
+            pnl=stats.pnl(underlying).to_dict(),
             basis_bps=basis,
         )
 
-    def _hold_view(self, underlying: str, leg: HedgeLeg, reason: str) -> UnderlyingView:
+    def _hold_view(self, underlying: str, leg: HedgeLeg, unvalued: _Unvalued) -> UnderlyingView:
         per = self._per[underlying]
-        if per.last_reason_kind != "unvalued":
-            self.notify("risk.unvalued", {"underlying": underlying, "reason": reason})
-            per.last_reason_kind = "unvalued"
+        if not per.unvalued:
+            self.notify(events.RiskUnvalued(underlying=underlying, reason=unvalued.reason))
             per.unvalued = True
+        per.last_code = unvalued.code
         return UnderlyingView(
             underlying=underlying,
             price=0.0,
@@ -515,8 +614,10 @@ class Engine:
             hedge_instrument=str(leg.instrument.key),
             hedge_orders=self.executor.stats.orders.get(underlying, 0),
             fills=self.executor.stats.fills.get(underlying, 0),
-            decision=reason,
+            decision=unvalued.reason,
+            decision_code=unvalued.code,
             trading="waiting for data",
+            status=UnderlyingStatus.WAITING_FOR_DATA,
             fees_usd=self.executor.stats.fees_usd.get(underlying, 0.0),
             rebates_usd=self.executor.stats.rebates_usd.get(underlying, 0.0),
         )
@@ -524,10 +625,10 @@ class Engine:
     def _journal_decision(
         self, underlying: str, per: _Underlying, decision: Decision, net_delta: float, now: int
     ) -> None:
-        kind = decision.reason.split(":")[0].split(",")[0]
-        if decision.action is Action.HOLD and kind == per.last_reason_kind:
+        """Journal every hedge, and a hold when its reason code changes."""
+        if decision.action is Action.HOLD and decision.code is per.last_code:
             return
-        per.last_reason_kind = kind
+        per.last_code = decision.code
         self.journal.record_decision(
             ts_ms=now,
             underlying=underlying,
@@ -565,17 +666,16 @@ class Engine:
         )
         breached = {(r.underlying, r.expiry): r for r in rows if r.vega_breached}
         for underlying in {u for u, _ in self._vega_breaches} - {u for u, _ in breached}:
-            self.notify("vega.limit_cleared", {"underlying": underlying})
+            self.notify(events.VegaLimitCleared(underlying=underlying))
         for key, row in breached.items():
             if key not in self._vega_breaches:
                 self.notify(
-                    "vega.limit_exceeded",
-                    {
-                        "underlying": row.underlying,
-                        "expiry": row.expiry,
-                        "vega_usd_per_vol_point": f"{row.vega:.2f}",
-                        "limit": f"{row.vega_limit:.2f}",
-                    },
+                    events.VegaLimitExceeded(
+                        underlying=row.underlying,
+                        expiry=row.expiry,
+                        vega_usd_per_vol_point=f"{row.vega:.2f}",
+                        limit=f"{row.vega_limit:.2f}",
+                    )
                 )
         self._vega_breaches = set(breached)
 
@@ -589,20 +689,20 @@ class Engine:
             for d in compare_deltas(books=books, report=report, tolerance=self.greeks_tolerance):
                 found.setdefault(d.underlying, []).append(d)
         for underlying in set(self._diverging) - set(found):
-            self.notify("greeks.agreed", {"underlying": underlying})
+            self.notify(events.GreeksAgreed(underlying=underlying))
         for underlying, rows in found.items():
             if underlying not in self._diverging:
+                level = (
+                    DivergenceLevel.HOLD
+                    if any(d.level is DivergenceLevel.HOLD for d in rows)
+                    else DivergenceLevel.WARN
+                )
                 self.notify(
-                    "greeks.divergence",
-                    {
-                        "underlying": underlying,
-                        "level": (
-                            DivergenceLevel.HOLD
-                            if any(d.level is DivergenceLevel.HOLD for d in rows)
-                            else DivergenceLevel.WARN
-                        ).value,
-                        "detail": "; ".join(d.describe() for d in rows),
-                    },
+                    events.GreeksDivergence(
+                        underlying=underlying,
+                        level=level.value,
+                        detail_text="; ".join(d.describe() for d in rows),
+                    )
                 )
         self._diverging = {u: tuple(rows) for u, rows in found.items()}
 
@@ -682,7 +782,7 @@ class Engine:
         )
 
 
-def _held(decision: Decision, reason: str) -> Decision:
+def _held(decision: Decision, reason: str, code: ReasonCode) -> Decision:
     return Decision(
         underlying=decision.underlying,
         action=Action.HOLD,
@@ -691,4 +791,5 @@ def _held(decision: Decision, reason: str) -> Decision:
         band=decision.band,
         gap=decision.gap,
         reason=reason,
+        code=code,
     )

@@ -23,7 +23,7 @@ It must not decide what to trade (`policy`) or whether trading is allowed (`guar
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -51,6 +51,7 @@ from hedgebot.core.settlement import Settlement, in_flight_signed, is_settled
 from hedgebot.core.units import amount_unit, coin_to_amount, futures_delta
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.state import OrderListener
+from hedgebot.model import events
 from hedgebot.model.errors import OrderNotPlaced, OrderOutcomeUnknown, OrderRejected, VenueError
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.model.market import Quote
@@ -58,9 +59,6 @@ from hedgebot.model.orders import Fill, OrderRequest, OrderUpdate, Side
 from hedgebot.venues.ports import Broker
 
 log = structlog.get_logger("hedgebot.daemon.executor")
-
-ExecutionObserver = Callable[[str, Mapping[str, object]], None]
-"""Told about notable execution events: (kind, details). Used for alerts and metrics."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +118,7 @@ class Executor(OrderListener):
         journal: Journal,
         brokers: Mapping[str, Broker],
         client_prefix: str,
-        observer: ExecutionObserver,
+        observer: events.EventSink,
         max_lookups: int = 5,
         lookup_interval_ms: int = 1000,
         chase_after_ms: int = 2000,
@@ -231,30 +229,31 @@ class Executor(OrderListener):
             self._unplaced.append(request.client_id)
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             log.warning("hedge.not_placed", client_id=request.client_id, reason=str(exc))
-            detail = {"underlying": active.underlying, "client_id": request.client_id}
-            self._observer("order.not_placed", {**detail, "reason": str(exc)})
+            self._observer(
+                events.OrderNotPlaced(
+                    underlying=active.underlying, client_id=request.client_id, reason=str(exc)
+                )
+            )
         except OrderRejected as exc:
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             self.stats.rejects[active.underlying] = self.stats.rejects.get(active.underlying, 0) + 1
             self._observer(
-                "order.rejected",
-                {
-                    "underlying": active.underlying,
-                    "client_id": request.client_id,
-                    "reason": str(exc),
-                },
+                events.OrderRejected(
+                    underlying=active.underlying, client_id=request.client_id, reason=str(exc)
+                )
             )
         except (OrderOutcomeUnknown, VenueError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             self._apply(active, SubmitTimedOut(at_ms=self._clock.now_ms(), reason=reason))
             self._observer(
-                "order.unknown",
-                {"underlying": active.underlying, "client_id": request.client_id, "reason": reason},
+                events.OrderUnknown(
+                    underlying=active.underlying, client_id=request.client_id, reason=reason
+                )
             )
         else:
             if update.client_id == request.client_id:
                 self._apply(active, Submitted(update=update, at_ms=self._clock.now_ms()))
-                self._observer("order.accepted", {"underlying": active.underlying})
+                self._observer(events.OrderAccepted(underlying=active.underlying))
 
     def _attribute(self, underlying: str, fill: Fill, fee: float) -> None:
         """Add a fill's fee (USD) and slippage to the live P&L and journal its decision price,
@@ -329,8 +328,7 @@ class Executor(OrderListener):
                 ts_ms=self._clock.now_ms(),
             )
             if order.filled_amount > finished.filled_amount:
-                detail = {"client_id": fill.client_id, "amount": fill.amount}
-                self._observer("order.late_fill", detail)
+                self._observer(events.OrderLateFill(client_id=fill.client_id, amount=fill.amount))
 
     def on_account_snapshot(self, account: str, timestamp_ms: int) -> None:
         """An account state of `account` whose fill-carrying parts were all requested at or after
@@ -434,8 +432,9 @@ class Executor(OrderListener):
             self.halted[key] = reason
             log.error("order.unresolved", client_id=order.client_id, instrument=str(key))
             self._observer(
-                "order.unresolved",
-                {"underlying": active.underlying, "client_id": order.client_id, "reason": reason},
+                events.OrderUnresolved(
+                    underlying=active.underlying, client_id=order.client_id, reason=reason
+                )
             )
 
     async def _fetch_missing_fills(self) -> None:
@@ -472,8 +471,13 @@ class Executor(OrderListener):
             return
         if found is not None:
             self._apply(active, FoundByLookup(update=found, at_ms=now))
-            detail = {"underlying": active.underlying, "client_id": order.client_id}
-            self._observer("order.found", {**detail, "status": found.status.value})
+            self._observer(
+                events.OrderFound(
+                    underlying=active.underlying,
+                    client_id=order.client_id,
+                    status=found.status.value,
+                )
+            )
             return
         self._apply(active, LookupMissed(at_ms=now))
         attempts = active.order.lookup_attempts
@@ -486,17 +490,24 @@ class Executor(OrderListener):
             return
         reason = f"not found by client id after {attempts} lookups"
         self._apply(active, NotFoundAfterSearch(at_ms=now, reason=reason))
-        detail = {"underlying": active.underlying, "client_id": order.client_id, "reason": reason}
         if active.lookup_errors:
             # Some lookups failed: the venue's answer is not trustworthy. Halt until an operator
             # has checked the venue's order history for this client id.
             self.halted[order.request.key] = f"order {order.client_id} lost: {reason}"
-            self._observer("order.lost", detail)
+            self._observer(
+                events.OrderLost(
+                    underlying=active.underlying, client_id=order.client_id, reason=reason
+                )
+            )
         else:
             # Every lookup reached the venue and it never saw the order (it was never sent, or
             # lost on the way): nothing is in flight. Late fills would still be applied.
             self._unplaced.append(order.client_id)
-            self._observer("order.not_placed", detail)
+            self._observer(
+                events.OrderNotPlaced(
+                    underlying=active.underlying, client_id=order.client_id, reason=reason
+                )
+            )
 
     async def _cancel(self, active: _Active, *, again: bool = False) -> None:
         order = active.order

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from hedgebot.core.fencing import foreign_hedger
 from hedgebot.daemon.state import OrderListener
 from hedgebot.model.errors import AlreadyRunning, StateUnusable
+from hedgebot.model.events import EventSink, FenceForeignHedger
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderUpdate
 
@@ -61,9 +62,6 @@ def _read_pid(fd: int) -> str:
         return ""
 
 
-Alarm = Callable[[str, Mapping[str, object]], None]
-
-
 class FenceWatch(OrderListener):
     """Forwards order events to `inner` (the executor); halts a hedge instrument on which
     another hedgebot installation's orders or fills appear."""
@@ -75,7 +73,7 @@ class FenceWatch(OrderListener):
         own_installation: str,
         hedge_instruments: Collection[InstrumentKey],
         halt: Callable[[InstrumentKey, str], None],
-        notify: Alarm,
+        notify: EventSink,
     ) -> None:
         self.inner = inner
         self._own = own_installation
@@ -95,7 +93,7 @@ class FenceWatch(OrderListener):
         )
         self.fenced[key] = reason
         self._halt(key, reason)
-        self._notify("fence.foreign_hedger", {"instrument": str(key), "installation": other})
+        self._notify(FenceForeignHedger(instrument=str(key), installation=other))
 
     def on_order(self, update: OrderUpdate) -> None:
         """Check, then forward."""

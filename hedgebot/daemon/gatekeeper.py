@@ -2,27 +2,28 @@
 
 Owns the `GuardState` between turns, the trading state (ACTIVE, REDUCING on thin margin, HALTED
 by an operator or the kill switch) and the journal/alert side effects of its changes. Every
-"may I send this hedge?" goes through `veto`; every rule lives in `hedgebot.core.guards`.
+"may I send this hedge?" goes through `veto`; every rule lives in `hedgebot.core.guards`. It
+hears order outcomes as typed events (`on_event`: `OrderAccepted`, `OrderRejected`) and tells
+its own changes as typed events (`GuardHalted`, `KillSwitchEngaged`, `TradingStateChanged`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import structlog
 
 from hedgebot.core import guards
-from hedgebot.core.guards import GuardLimits, GuardState, TradingState
+from hedgebot.core.guards import GuardLimits, GuardState
 from hedgebot.core.headroom import breaches_floor
 from hedgebot.core.risk import RiskReport
 from hedgebot.daemon.engine import OrderCheck
+from hedgebot.model import events
+from hedgebot.model.trading import TradingOrigin, TradingState
 from hedgebot.model.view import AccountView, TradingDetail
 
 log = structlog.get_logger("hedgebot.daemon.gatekeeper")
-
-StateChange = Callable[[str, Mapping[str, object]], None]
-
 
 REFUSAL_SUMMARY_MS = 60_000
 """Repeated refusals of one hedge are summarised this often (clock time) instead of per turn."""
@@ -36,7 +37,7 @@ class Gatekeeper:
         *,
         limits: GuardLimits,
         reducing_ratio: float,
-        notify: StateChange,
+        notify: events.EventSink,
         min_available_ratio: float = 0.0,
         hedge_im_rate: float = 0.02,
     ) -> None:
@@ -48,7 +49,9 @@ class Gatekeeper:
         self._state = GuardState()
         self._operator_halt: str | None = None
         self._trading = TradingState.ACTIVE
-        self._detail = TradingDetail(state=TradingState.ACTIVE.value, reason="", origin="start")
+        self._detail = TradingDetail(
+            state=TradingState.ACTIVE, reason="", origin=TradingOrigin.START
+        )
         self._refusing: dict[str, str] = {}
         self._repeats: dict[tuple[str, str], int] = {}
         self._summary_due_ms: int | None = None
@@ -95,12 +98,10 @@ class Gatekeeper:
             return refused
         if verdict.halt_underlying and check.leg.underlying not in self._state.halted:
             self._state = guards.halt_underlying(self._state, check.leg.underlying, verdict.reason)
-            self._notify(
-                "guard.halted", {"underlying": check.leg.underlying, "reason": verdict.reason}
-            )
+            self._notify(events.GuardHalted(underlying=check.leg.underlying, reason=verdict.reason))
         if verdict.engage_kill_switch and not self._state.kill_switch_engaged:
             self._state = guards.engage_kill_switch(self._state, verdict.reason)
-            self._notify("guard.kill_switch", {"reason": verdict.reason})
+            self._notify(events.KillSwitchEngaged(reason=verdict.reason))
         self._refused(check.leg.underlying, verdict.reason, check.now_ms)
         return verdict.reason
 
@@ -162,15 +163,20 @@ class Gatekeeper:
             self._state, sent_ms=check.now_ms, notional_usd=abs(check.order_delta) * check.price
         )
 
-    def order_rejected(self, underlying: str) -> None:
-        """A venue reject extends the underlying's streak."""
-        self._state = guards.record_reject(self._state, underlying)
+    def on_event(self, event: events.DaemonEvent) -> None:
+        """An order outcome from the executor: a venue reject extends the underlying's streak,
+        an accepted order ends it. Other events do not concern the gatekeeper."""
+        match event:
+            case events.OrderRejected(underlying=underlying):
+                self._state = guards.record_reject(self._state, underlying)
+            case events.OrderAccepted(underlying=underlying):
+                self._state = guards.record_accept(self._state, underlying)
+            case _:
+                pass
 
-    def order_accepted(self, underlying: str) -> None:
-        """An accepted order resets the streak."""
-        self._state = guards.record_accept(self._state, underlying)
-
-    def after_turn(self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int) -> str:
+    def after_turn(
+        self, risk: RiskReport, accounts: Sequence[AccountView], now_ms: int
+    ) -> TradingState:
         """Engage the kill switch on risk; move between ACTIVE, REDUCING and HALTED."""
         ratios: dict[str, float] = {}
         for account in accounts:
@@ -185,7 +191,7 @@ class Gatekeeper:
             maintenance_ratio_by_account=ratios,
         )
         if self._state.kill_switch_engaged and not before:
-            self._notify("guard.kill_switch", {"reason": self._state.kill_switch_reason or ""})
+            self._notify(events.KillSwitchEngaged(reason=self._state.kill_switch_reason or ""))
         worst = max((r for r in ratios.values() if math.isfinite(r)), default=0.0)
         if self._operator_halt is not None or self._state.kill_switch_engaged:
             wanted = TradingState.HALTED
@@ -195,30 +201,26 @@ class Gatekeeper:
             wanted = TradingState.ACTIVE
         if wanted is not self._trading:
             if self._operator_halt is not None:
-                reason, origin = self._operator_halt, "operator"
+                reason, origin = self._operator_halt, TradingOrigin.OPERATOR
             elif self._state.kill_switch_engaged:
-                reason, origin = self._state.kill_switch_reason or "", "kill switch"
+                reason, origin = self._state.kill_switch_reason or "", TradingOrigin.KILL_SWITCH
             elif wanted is TradingState.ACTIVE and self._trading is TradingState.HALTED:
-                reason, origin = "resumed", "operator"
+                reason, origin = "resumed", TradingOrigin.OPERATOR
             else:
                 reason = (
                     f"worst MM/equity {worst:.1%} against the {self._reducing_ratio:.0%} threshold"
                 )
-                origin = "margin"
+                origin = TradingOrigin.MARGIN
             self._notify(
-                "trading.state_changed",
-                {
-                    "from": self._trading.value,
-                    "to": wanted.value,
-                    "reason": reason,
-                    "origin": origin,
-                },
+                events.TradingStateChanged(
+                    before=self._trading, after=wanted, reason=reason, origin=origin
+                )
             )
             self._trading = wanted
             self._detail = TradingDetail(
-                state=wanted.value, reason=reason, origin=origin, since_ms=now_ms
+                state=wanted, reason=reason, origin=origin, since_ms=now_ms
             )
-        return self._trading.value
+        return self._trading
 
     def halt(self, reason: str) -> None:
         """Operator: stop all trading until resumed."""

@@ -28,6 +28,7 @@ from hedgebot.core.fencing import may_send
 from hedgebot.daemon.fence import InstanceLock
 from hedgebot.model.errors import AlreadyRunning, StateUnusable
 from hedgebot.model.orders import Fill, OrderRequest
+from hedgebot.model.trading import Halt
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -79,6 +80,11 @@ class Flag:
     reason: str
     set_by: str
     set_ms: int
+
+    @property
+    def halt(self) -> Halt | None:
+        """The typed halt this flag stores (None for a name no release writes)."""
+        return Halt.from_flag(self.name, reason=self.reason, set_by=self.set_by)
 
 
 TERMINAL_STATES = ("filled", "cancelled", "rejected", "lost")
@@ -380,6 +386,10 @@ class Journal:
                 "INSERT OR REPLACE INTO flags (name, reason, set_by, set_ms) VALUES (?, ?, ?, ?)",
                 (name, reason, set_by, ts_ms),
             )
+
+    def set_halt(self, halt: Halt, *, ts_ms: int) -> None:
+        """Persist a typed halt under its flag name (`Halt.flag_name`)."""
+        self.set_flag(halt.flag_name, reason=halt.reason, set_by=halt.set_by, ts_ms=ts_ms)
 
     def clear_flags(self, prefix: str = "") -> int:
         """Remove the flags whose name starts with `prefix` (all by default); how many."""

@@ -27,17 +27,13 @@ journals, logs and alerts events). It must not trade, sleep or read the wall clo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hedgebot.daemon.state import BookState
+from hedgebot.model.events import EventSink, MarketBadData, MarketBadDataCleared
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, years_between
 from hedgebot.model.market import IndexPrice, Quote
-
-BAD_DATA = "market.bad_data"
-BAD_DATA_CLEARED = "market.bad_data_cleared"
-
-Notify = Callable[[str, Mapping[str, object]], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,7 +117,7 @@ class SanityFilter:
         state: BookState,
         *,
         instruments: Mapping[InstrumentKey, Instrument],
-        notify: Notify,
+        notify: EventSink,
         limits: SanityLimits | None = None,
     ) -> None:
         self._state = state
@@ -191,9 +187,9 @@ class SanityFilter:
         count = self._refused.get(source, 0)
         self._refused[source] = count + 1
         if count == 0:
-            self._notify(BAD_DATA, {"source": source, "reason": problem})
+            self._notify(MarketBadData(source=source, reason=problem))
 
     def _clear(self, source: str) -> None:
         refused = self._refused.pop(source, 0)
         if refused:
-            self._notify(BAD_DATA_CLEARED, {"source": source, "refused": refused})
+            self._notify(MarketBadDataCleared(source=source, refused=refused))

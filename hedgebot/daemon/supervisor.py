@@ -11,12 +11,14 @@ service manager then restarts the process through the start-up gates.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import structlog
 
+from hedgebot.model import events
 from hedgebot.model.errors import HedgebotError, TaskDied
+from hedgebot.model.events import EventSink
 
 log = structlog.get_logger("hedgebot.daemon.supervisor")
 
@@ -24,9 +26,7 @@ log = structlog.get_logger("hedgebot.daemon.supervisor")
 class Supervisor:
     """Spawns named tasks, watches them, and cancels them all at the end."""
 
-    def __init__(
-        self, *, stop: asyncio.Event, notify: Callable[[str, Mapping[str, object]], None]
-    ) -> None:
+    def __init__(self, *, stop: asyncio.Event, notify: EventSink) -> None:
         self._stop = stop
         self._notify = notify
         self._tasks: dict[asyncio.Task[Any], str] = {}
@@ -59,7 +59,7 @@ class Supervisor:
         if self.failure is None:
             self.failure = failure
             try:
-                self._notify("daemon.task_died", {"task": name, "error": str(failure)})
+                self._notify(events.TaskDied(task=name, error=str(failure)))
             finally:
                 self._stop.set()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hedgebot.model.trading import ReasonCode, TradingOrigin, TradingState, UnderlyingStatus
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnderlyingView:
@@ -27,8 +29,13 @@ class UnderlyingView:
     hedge_orders: int
     fills: int
     decision: str
+    """The policy's reason, for the operator to read (`decision_code` says it for code)."""
     trading: str
-    """"active", or why this underlying does not trade now."""
+    """"active", or why this underlying does not trade now, for the operator to read."""
+    decision_code: ReasonCode
+    """Why the policy decided what it did, as a code."""
+    status: UnderlyingStatus
+    """Whether this underlying trades now, or the kind of reason it does not."""
     hedge_position: float = 0.0
     """The hedge instrument's position as the venue reports it, in `hedge_position_unit`."""
     hedge_position_unit: str = "coin"
@@ -76,10 +83,9 @@ class AccountView:
 class TradingDetail:
     """The trading state as the operator sees it: why, decided by whom, since when."""
 
-    state: str
+    state: TradingState
     reason: str
-    origin: str
-    """"start", "operator", "kill switch" or "margin"."""
+    origin: TradingOrigin
     since_ms: int | None = None
 
 
@@ -89,14 +95,14 @@ class TurnView:
 
     now_ms: int
     mode: str
-    trading_state: str
+    trading_state: TradingState
     underlyings: Mapping[str, UnderlyingView]
     accounts: tuple[AccountView, ...]
     decision_latency_s: float
     trading_reason: str = ""
     """Why trading is in this state (empty while active since start-up)."""
-    trading_origin: str = "start"
-    """Who decided it: "start", "operator", "kill switch" or "margin"."""
+    trading_origin: TradingOrigin = TradingOrigin.START
+    """Who decided it."""
     trading_since_ms: int | None = None
     """When it entered this state (None: since start-up)."""
 
@@ -105,9 +111,9 @@ class TurnView:
         return {
             "now_ms": self.now_ms,
             "mode": self.mode,
-            "trading_state": self.trading_state,
+            "trading_state": self.trading_state.value,
             "trading_reason": self.trading_reason,
-            "trading_origin": self.trading_origin,
+            "trading_origin": self.trading_origin.value,
             "trading_since_ms": self.trading_since_ms,
             "decision_latency_ms": self.decision_latency_s * 1000,
             "underlyings": {
@@ -123,7 +129,9 @@ class TurnView:
                     "hedge_orders": u.hedge_orders,
                     "fills": u.fills,
                     "decision": u.decision,
+                    "decision_code": u.decision_code.value,
                     "trading": u.trading,
+                    "status": u.status.value,
                     "outside_band": u.outside_band,
                     "hedge_position": u.hedge_position,
                     "hedge_position_unit": u.hedge_position_unit,

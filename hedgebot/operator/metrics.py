@@ -54,7 +54,7 @@ DECISION_LATENCY_BUCKETS_S: Final = (
 
 TRADING_STATES: Final = ("active", "reducing", "halted")
 """States always exported (0 or 1) so that dashboards and alert rules see every series
-(the values of `hedgebot.core.guards.TradingState`)."""
+(the values of `hedgebot.model.trading.TradingState`)."""
 
 
 class Metrics:

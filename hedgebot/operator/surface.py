@@ -1,7 +1,9 @@
 """The operator surface of a running daemon: metrics, alerts, systemd notifications, and the
 `OperatorView` the HTTP endpoint serves (health, readiness, status, halt/resume/flatten).
 
-Owns the mapping from engine events to alerts (keys as in docs/operator.md), margin alerts
+Owns the mapping from daemon events (`hedgebot.model.events`, keyed by `DaemonEventKind`: every
+kind opens an alert, resolves one, or is listed as alerting nothing) to alerts (keys as in
+docs/operator.md), margin alerts
 with hysteresis per account and currency, stale-data and disconnection alerts, and the systemd
 watchdog ping from a healthy loop turn. Every call here returns at once: alert delivery runs in
 the dispatcher's own task, so the hedge loop never waits on a channel.
@@ -24,8 +26,11 @@ from hedgebot.core.margin_alerts import (
     step,
 )
 from hedgebot.daemon.state import BookState
+from hedgebot.model import events
 from hedgebot.model.alerts import Alert, Severity
+from hedgebot.model.events import DaemonEventKind
 from hedgebot.model.instruments import InstrumentKey
+from hedgebot.model.trading import TradingState, UnderlyingStatus
 from hedgebot.model.view import AccountView, TurnView
 from hedgebot.operator import sd_notify
 from hedgebot.operator.alerts import AlertDispatcher
@@ -34,61 +39,109 @@ from hedgebot.operator.metrics import Metrics
 
 log = structlog.get_logger("hedgebot.operator")
 
-_EVENT_ALERTS: Mapping[str, tuple[str, Severity, str]] = {
-    "daemon.started": ("lifecycle.startup", Severity.INFO, "hedgebot started"),
-    "daemon.stopped": ("lifecycle.shutdown", Severity.INFO, "hedgebot stopped"),
-    "order.rejected": ("order.rejected.{underlying}", Severity.WARNING, "Hedge order rejected"),
-    "order.unknown": (
+_EVENT_ALERTS: Mapping[DaemonEventKind, tuple[str, Severity, str]] = {
+    DaemonEventKind.DAEMON_STARTED: ("lifecycle.startup", Severity.INFO, "hedgebot started"),
+    DaemonEventKind.DAEMON_STOPPED: ("lifecycle.shutdown", Severity.INFO, "hedgebot stopped"),
+    DaemonEventKind.ORDER_REJECTED: (
+        "order.rejected.{underlying}",
+        Severity.WARNING,
+        "Hedge order rejected",
+    ),
+    DaemonEventKind.ORDER_UNKNOWN: (
         "order.unknown.{underlying}",
         Severity.WARNING,
         "Hedge order outcome unknown",
     ),
-    "order.lost": ("order.unknown.{underlying}", Severity.CRITICAL, "Hedge order lost"),
-    "order.late_fill": ("order.late_fill.{underlying}", Severity.INFO, "Late fill applied"),
-    "order.unresolved": (
+    DaemonEventKind.ORDER_LOST: (
+        "order.unknown.{underlying}",
+        Severity.CRITICAL,
+        "Hedge order lost",
+    ),
+    DaemonEventKind.ORDER_LATE_FILL: (
+        "order.late_fill.{underlying}",
+        Severity.INFO,
+        "Late fill applied",
+    ),
+    DaemonEventKind.ORDER_UNRESOLVED: (
         "order.unknown.{underlying}",
         Severity.CRITICAL,
         "Hedge order unresolved: instrument halted",
     ),
-    "guard.halted": ("hedge.failing.{underlying}", Severity.CRITICAL, "Underlying halted"),
-    "guard.kill_switch": ("trading.state", Severity.CRITICAL, "Kill switch engaged"),
-    "trading.state_changed": ("trading.state", Severity.WARNING, "Trading state changed"),
-    "market.bad_data": ("feed.bad_data.{source}", Severity.WARNING, "Bad market data held"),
-    "risk.unvalued": ("risk.unvalued.{underlying}", Severity.WARNING, "Book cannot be valued"),
-    "daemon.failed": ("lifecycle.failed", Severity.CRITICAL, "hedgebot stopped on a failure"),
-    "daemon.task_died": ("lifecycle.failed", Severity.CRITICAL, "A hedgebot task died"),
-    "fence.foreign_hedger": (
+    DaemonEventKind.GUARD_HALTED: (
+        "hedge.failing.{underlying}",
+        Severity.CRITICAL,
+        "Underlying halted",
+    ),
+    DaemonEventKind.KILL_SWITCH: ("trading.state", Severity.CRITICAL, "Kill switch engaged"),
+    DaemonEventKind.TRADING_STATE_CHANGED: (
+        "trading.state",
+        Severity.WARNING,
+        "Trading state changed",
+    ),
+    DaemonEventKind.MARKET_BAD_DATA: (
+        "feed.bad_data.{source}",
+        Severity.WARNING,
+        "Bad market data held",
+    ),
+    DaemonEventKind.RISK_UNVALUED: (
+        "risk.unvalued.{underlying}",
+        Severity.WARNING,
+        "Book cannot be valued",
+    ),
+    DaemonEventKind.DAEMON_FAILED: (
+        "lifecycle.failed",
+        Severity.CRITICAL,
+        "hedgebot stopped on a failure",
+    ),
+    DaemonEventKind.TASK_DIED: ("lifecycle.failed", Severity.CRITICAL, "A hedgebot task died"),
+    DaemonEventKind.FENCE_FOREIGN_HEDGER: (
         "fence.{instrument}",
         Severity.CRITICAL,
         "Another hedger trades this instrument",
     ),
-    "trading.restored": ("trading.state", Severity.WARNING, "Halts restored from the journal"),
-    "vega.limit_exceeded": (
+    DaemonEventKind.TRADING_RESTORED: (
+        "trading.state",
+        Severity.WARNING,
+        "Halts restored from the journal",
+    ),
+    DaemonEventKind.VEGA_LIMIT_EXCEEDED: (
         "vega.limit.{underlying}",
         Severity.WARNING,
         "Vega of an expiry beyond its limit",
     ),
-    "greeks.divergence": (
+    DaemonEventKind.GREEKS_DIVERGENCE: (
         "greeks.divergence.{underlying}",
         Severity.WARNING,
         "Our deltas disagree with the venue's",
     ),
 }
-"""Engine event -> (alert key, severity, title) of the alerts events open (or just report)."""
+"""Event kind -> (alert key, severity, title) of the alerts events open (or just report)."""
 
-_RESOLVING_EVENTS: Mapping[str, tuple[str, str]] = {
-    "order.accepted": ("order.rejected.{underlying}", "Hedge orders accepted again"),
-    "order.found": ("order.unknown.{underlying}", "Hedge order found by client id"),
-    "order.not_placed": (
+_RESOLVING_EVENTS: Mapping[DaemonEventKind, tuple[str, str]] = {
+    DaemonEventKind.ORDER_ACCEPTED: ("order.rejected.{underlying}", "Hedge orders accepted again"),
+    DaemonEventKind.ORDER_FOUND: ("order.unknown.{underlying}", "Hedge order found by client id"),
+    DaemonEventKind.ORDER_NOT_PLACED: (
         "order.unknown.{underlying}",
         "Hedge order never reached the venue: nothing in flight",
     ),
-    "market.bad_data_cleared": ("feed.bad_data.{source}", "Market data sane"),
-    "risk.valued": ("risk.unvalued.{underlying}", "Book valued again"),
-    "greeks.agreed": ("greeks.divergence.{underlying}", "Our deltas agree with the venue's again"),
-    "vega.limit_cleared": ("vega.limit.{underlying}", "Vega back within its limit"),
+    DaemonEventKind.MARKET_BAD_DATA_CLEARED: ("feed.bad_data.{source}", "Market data sane"),
+    DaemonEventKind.RISK_VALUED: ("risk.unvalued.{underlying}", "Book valued again"),
+    DaemonEventKind.GREEKS_AGREED: (
+        "greeks.divergence.{underlying}",
+        "Our deltas agree with the venue's again",
+    ),
+    DaemonEventKind.VEGA_LIMIT_CLEARED: ("vega.limit.{underlying}", "Vega back within its limit"),
 }
-"""Engine event -> (alert key, title) of the RESOLVED it sends when that key is open."""
+"""Event kind -> (alert key, title) of the RESOLVED it sends when that key is open."""
+
+SILENT_EVENTS: frozenset[DaemonEventKind] = frozenset(
+    {
+        DaemonEventKind.OPERATOR_HALT,  # alerted as trading.state_changed on the next turn
+        DaemonEventKind.OPERATOR_RESUME,  # resolves the RESOLVED_BY_RESUME keys (below)
+        DaemonEventKind.HEDGES_FLATTENED,  # the operator asked for it; logged and journaled
+    }
+)
+"""Event kinds that open and resolve no alert of their own (logged and journaled only)."""
 
 RESOLVED_BY_RESUME: tuple[str, ...] = ("hedge.failing.", "order.unknown.", "fence.")
 """Open alerts whose keys start so are resolved by an operator resume (trading.state resolves
@@ -211,16 +264,21 @@ class OperatorSurface:
 
     # --- engine side ----------------------------------------------------------------------
 
-    def on_event(self, kind: str, detail: Mapping[str, object]) -> None:
-        """Turn an engine event into an alert (and a metric where there is one); events that
-        end a condition resolve its open alert."""
-        if kind == "order.rejected":
-            self.metrics.record_reject(str(detail.get("underlying", "")))
-        if kind == "daemon.started":
-            self.started = True
-            sd_notify.ready()
-        fields = _Fields({k: str(v) for k, v in detail.items()})
-        if kind == "operator.resume":
+    def on_event(self, event: events.DaemonEvent) -> None:
+        """Turn a daemon event into an alert (and a metric where there is one); events that
+        end a condition resolve its open alert. `DaemonStarted` (the start-up gates passed)
+        releases systemd's READY."""
+        match event:
+            case events.OrderRejected(underlying=underlying):
+                self.metrics.record_reject(underlying)
+            case events.DaemonStarted():
+                self.started = True
+                sd_notify.ready()
+            case _:
+                pass
+        kind = event.kind
+        fields = _Fields({k: str(v) for k, v in event.detail().items()})
+        if kind is DaemonEventKind.OPERATOR_RESUME:
             for key in sorted(k for k in self._open if k.startswith(RESOLVED_BY_RESUME)):
                 self._resolve(key, "Resumed by the operator", fields)
         resolving = _RESOLVING_EVENTS.get(kind)
@@ -231,7 +289,7 @@ class OperatorSurface:
             return
         key, severity, title = spec
         key = key.format_map(fields)
-        if kind == "trading.state_changed" and detail.get("to") == "active":
+        if isinstance(event, events.TradingStateChanged) and event.after is TradingState.ACTIVE:
             self._resolve(key, "Trading active again", fields)
             return
         if severity in (Severity.WARNING, Severity.CRITICAL):
@@ -414,7 +472,7 @@ class OperatorSurface:
             reasons.append("start-up gates not passed yet (connect, reconcile, market data)")
         else:
             for name, row in self._view.underlyings.items():
-                if row.trading != "active":
+                if row.status is not UnderlyingStatus.ACTIVE:
                     reasons.append(f"{name}: {row.trading}")
             reasons += [f"stale data: {s}" for s in sorted(self._stale)]
         return ReadinessReport(ready=not reasons, reasons=reasons)

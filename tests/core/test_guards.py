@@ -16,7 +16,6 @@ from hedgebot.core.guards import (
     GuardLimits,
     GuardState,
     GuardVerdict,
-    TradingState,
     check_kill_switch,
     check_order,
     engage_kill_switch,
@@ -28,6 +27,7 @@ from hedgebot.core.guards import (
     record_send,
     resume,
 )
+from hedgebot.model.trading import TradingState
 
 LIMITS = GuardLimits(
     max_data_age_s=5.0,

@@ -4,7 +4,7 @@ instrument and raises ``order.unresolved`` instead of blocking it silently."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from hedgebot.clock import SimulatedClock
@@ -13,6 +13,7 @@ from hedgebot.daemon.executor import Executor, HedgeLeg
 from hedgebot.daemon.journal import Journal
 from hedgebot.model.account import AccountSnapshot
 from hedgebot.model.errors import VenueError
+from hedgebot.model.events import DaemonEvent
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.market import Quote
 from hedgebot.model.orders import Fill, OrderRequest, OrderStatus, OrderUpdate
@@ -111,8 +112,8 @@ def _executor(tmp_path: Path, venue: _Venue) -> tuple[Executor, SimulatedClock, 
     clock = SimulatedClock(START_MS)
     seen: list[str] = []
 
-    def observe(kind: str, _details: Mapping[str, object]) -> None:
-        seen.append(kind)
+    def observe(event: DaemonEvent) -> None:
+        seen.append(event.kind)
 
     executor = Executor(
         clock=clock,

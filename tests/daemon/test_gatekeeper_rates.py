@@ -3,18 +3,17 @@ towards the gatekeeper's notional budgets: the next real hedge is not refused fo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from hedgebot.core.guards import GuardLimits
 from hedgebot.core.policy import FixedBand, HedgeRule, RebalanceTo
 from hedgebot.daemon.engine import OrderCheck
 from hedgebot.daemon.executor import HedgeLeg
 from hedgebot.daemon.gatekeeper import Gatekeeper
+from hedgebot.model.events import DaemonEvent
 from tests.support.sample_instruments import NOW, PERP, S
 
 
 def _gatekeeper() -> Gatekeeper:
-    events: list[tuple[str, Mapping[str, object]]] = []
+    events: list[DaemonEvent] = []
     return Gatekeeper(
         limits=GuardLimits(
             max_data_age_s=5.0,
@@ -27,7 +26,7 @@ def _gatekeeper() -> Gatekeeper:
             max_maintenance_ratio=0.9,
         ),
         reducing_ratio=0.8,
-        notify=lambda k, d: events.append((k, d)),
+        notify=events.append,
     )
 
 

@@ -4,12 +4,12 @@ the fence watch halts a hedge instrument another hedgebot installation trades.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
 from hedgebot.daemon.fence import FenceWatch
 from hedgebot.daemon.state import OrderListener
 from hedgebot.daemon.supervisor import Supervisor
 from hedgebot.model.errors import AuthenticationFailed, TaskDied
+from hedgebot.model.events import DaemonEvent, DaemonEventKind, FenceForeignHedger
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderStatus, OrderUpdate, Side
 
@@ -27,29 +27,29 @@ async def _raises(error: BaseException) -> None:
 
 async def test_a_task_that_raises_stops_the_daemon_with_a_named_failure() -> None:
     stop = asyncio.Event()
-    events: list[tuple[str, Mapping[str, object]]] = []
-    supervisor = Supervisor(stop=stop, notify=lambda k, d: events.append((k, d)))
+    events: list[DaemonEvent] = []
+    supervisor = Supervisor(stop=stop, notify=events.append)
     supervisor.spawn("stream.market.deribit", _forever())
     supervisor.spawn("stream.account.main", _raises(ValueError("boom")))
     await asyncio.wait_for(stop.wait(), 5)
     assert isinstance(supervisor.failure, TaskDied)
     assert "stream.account.main" in str(supervisor.failure)
     assert "ValueError: boom" in str(supervisor.failure)
-    assert [k for k, _ in events] == ["daemon.task_died"]
+    assert [e.kind for e in events] == [DaemonEventKind.TASK_DIED]
     await supervisor.close(5)
-    assert [k for k, _ in events] == ["daemon.task_died"], "cancelling at the end is no death"
+    assert [e.kind for e in events] == [DaemonEventKind.TASK_DIED], "cancelling is no death"
 
 
 async def test_a_typed_failure_keeps_its_class_and_a_return_is_a_death() -> None:
     stop = asyncio.Event()
-    supervisor = Supervisor(stop=stop, notify=lambda k, d: None)
+    supervisor = Supervisor(stop=stop, notify=lambda event: None)
     supervisor.spawn("stream.account.main", _raises(AuthenticationFailed("key revoked")))
     await asyncio.wait_for(stop.wait(), 5)
     assert isinstance(supervisor.failure, AuthenticationFailed)
     await supervisor.close(5)
 
     stop2 = asyncio.Event()
-    returned = Supervisor(stop=stop2, notify=lambda k, d: None)
+    returned = Supervisor(stop=stop2, notify=lambda event: None)
     returned.spawn("alerts", asyncio.sleep(0))
     await asyncio.wait_for(stop2.wait(), 5)
     assert isinstance(returned.failure, TaskDied)
@@ -70,13 +70,13 @@ class _Recorder(OrderListener):
 def test_another_installations_order_halts_that_hedge_instrument_once() -> None:
     inner = _Recorder()
     halted: dict[InstrumentKey, str] = {}
-    events: list[tuple[str, Mapping[str, object]]] = []
+    events: list[DaemonEvent] = []
     watch = FenceWatch(
         inner,
         own_installation="a1b2c3",
         hedge_instruments=[KEY],
         halt=halted.__setitem__,
-        notify=lambda k, d: events.append((k, d)),
+        notify=events.append,
     )
 
     def update(client_id: str, key: InstrumentKey = KEY) -> OrderUpdate:
@@ -110,14 +110,14 @@ def test_another_installations_order_halts_that_hedge_instrument_once() -> None:
     watch.on_order(update("hbffffffn10"))
     assert list(halted) == [KEY]
     assert "installation ffffff" in halted[KEY]
-    assert [(k, d["installation"]) for k, d in events] == [("fence.foreign_hedger", "ffffff")]
+    assert events == [FenceForeignHedger(instrument=str(KEY), installation="ffffff")]
     assert inner.seen == ["hba1b2c3n1", "manual-42", "hbffffffn9", "hbffffffn9", "hbffffffn10"]
 
 
 async def test_a_typed_failure_inside_a_task_group_keeps_its_class() -> None:
     """Streams run their watchers in a TaskGroup: the named failure is found inside the group."""
     stop = asyncio.Event()
-    supervisor = Supervisor(stop=stop, notify=lambda k, d: None)
+    supervisor = Supervisor(stop=stop, notify=lambda event: None)
     group = ExceptionGroup("watchers", [ValueError("noise"), AuthenticationFailed("revoked")])
     supervisor.spawn("stream.account.main", _raises(group))
     await asyncio.wait_for(stop.wait(), 5)

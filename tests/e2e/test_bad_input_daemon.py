@@ -32,8 +32,6 @@ from structlog.testing import capture_logs
 from hedgebot.app import Runtime
 from hedgebot.clock import Clock, SimulatedClock
 from hedgebot.daemon.market_sanity import (
-    BAD_DATA,
-    BAD_DATA_CLEARED,
     SanityFilter,
     SanityLimits,
     index_problem,
@@ -43,6 +41,7 @@ from hedgebot.daemon.state import BookState
 from hedgebot.model.account import AccountSnapshot, Position
 from hedgebot.model.alerts import Alert
 from hedgebot.model.errors import OrderRejected
+from hedgebot.model.events import DaemonEvent, DaemonEventKind
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, OptionType, Settlement
 from hedgebot.model.market import IndexPrice, Quote
 from hedgebot.model.orders import Fill, OrderRequest, OrderUpdate
@@ -83,6 +82,9 @@ second figure says 50,000 BTC (one of them is read in the wrong unit; core.size_
 
 
 # --- what goes wrong, and when ------------------------------------------------------------------
+
+BAD_DATA = DaemonEventKind.MARKET_BAD_DATA
+BAD_DATA_CLEARED = DaemonEventKind.MARKET_BAD_DATA_CLEARED
 
 QuoteEdit = Callable[[Quote], Quote]
 IndexEdit = Callable[[IndexPrice], IndexPrice]
@@ -343,8 +345,8 @@ async def _run(state_dir: Path, bad: BadData | None) -> Run:
     runtime.observers.append(observer)
     events: list[tuple[float, str, Mapping[str, object]]] = []
     runtime.event_listeners.append(
-        lambda kind, detail: events.append(
-            ((runtime.clock.now_ms() - start_ms) / 1000, kind, detail)
+        lambda event: events.append(
+            ((runtime.clock.now_ms() - start_ms) / 1000, event.kind, event.detail())
         )
     )
     crash = None
@@ -623,8 +625,8 @@ def test_limits_refuse_nonsense(value: float) -> None:
 class _Recorder:
     events: list[tuple[str, Mapping[str, object]]] = field(default_factory=list)
 
-    def __call__(self, kind: str, detail: Mapping[str, object]) -> None:
-        self.events.append((kind, detail))
+    def __call__(self, event: DaemonEvent) -> None:
+        self.events.append((event.kind, event.detail()))
 
 
 def _filtered() -> tuple[SanityFilter, BookState, _Recorder]:

@@ -14,6 +14,7 @@ import pytest
 from hedgebot.app import Runtime
 from hedgebot.daemon.journal import Journal
 from hedgebot.model.errors import StateUnusable, TaskDied
+from hedgebot.model.events import GuardHalted, KillSwitchEngaged
 from hedgebot.model.view import TurnView
 from tests.support.daemon_harness import run_for, settings_for
 
@@ -87,8 +88,8 @@ def test_an_operator_halt_survives_a_restart_until_an_operator_resumes(tmp_path:
 def test_kill_switch_and_underlying_halts_are_restored(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     runtime = Runtime(settings, live=False, observers=[])
-    runtime.notify("guard.kill_switch", {"reason": "net delta $2.1M beyond $1M"})
-    runtime.notify("guard.halted", {"underlying": "ETH", "reason": "3 consecutive rejects"})
+    runtime.notify(KillSwitchEngaged(reason="net delta $2.1M beyond $1M"))
+    runtime.notify(GuardHalted(underlying="ETH", reason="3 consecutive rejects"))
     runtime.journal.close()
 
     again = Runtime(settings, live=False, observers=[])

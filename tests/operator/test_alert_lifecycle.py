@@ -11,7 +11,9 @@ import pytest
 from hedgebot.clock import SimulatedClock
 from hedgebot.core.margin_alerts import MARGIN_RUNBOOK
 from hedgebot.daemon.state import BookState
+from hedgebot.model import events
 from hedgebot.model.alerts import Severity
+from hedgebot.model.trading import TradingOrigin, TradingState
 from hedgebot.operator.metrics import Metrics
 from hedgebot.operator.surface import OperatorSurface, alert_keys, unresolvable_keys
 from tests.e2e.test_bad_input_daemon import RecordingDispatcher
@@ -44,23 +46,33 @@ def test_each_condition_opens_once_and_resolves_once(
     surface_and_alerts: tuple[OperatorSurface, RecordingDispatcher],
 ) -> None:
     surface, alerts = surface_and_alerts
-    btc: dict[str, object] = {"underlying": "BTC"}
-    events: list[tuple[str, dict[str, object]]] = [
-        ("order.accepted", btc),  # nothing open: nothing sent
-        ("order.rejected", {**btc, "reason": "insufficient funds"}),
-        ("order.accepted", btc),
-        ("order.accepted", btc),  # already resolved
-        ("risk.unvalued", {**btc, "reason": "no quote for BTC-27MAR26-60000-C"}),
-        ("risk.valued", btc),
-        ("order.unknown", {**btc, "client_id": "hb1n7"}),
-        ("order.found", {**btc, "client_id": "hb1n7", "status": "open"}),
-        ("guard.halted", {**btc, "reason": "3 consecutive rejects"}),
-        ("trading.state_changed", {"from": "active", "to": "halted", "reason": "x"}),
-        ("operator.resume", {}),
-        ("trading.state_changed", {"from": "halted", "to": "active", "reason": "resumed"}),
+    accepted = events.OrderAccepted(underlying="BTC")
+    sequence: list[events.DaemonEvent] = [
+        accepted,  # nothing open: nothing sent
+        events.OrderRejected(underlying="BTC", client_id="hb1n6", reason="insufficient funds"),
+        accepted,
+        accepted,  # already resolved
+        events.RiskUnvalued(underlying="BTC", reason="no quote for BTC-27MAR26-60000-C"),
+        events.RiskValued(underlying="BTC"),
+        events.OrderUnknown(underlying="BTC", client_id="hb1n7", reason="timed out"),
+        events.OrderFound(underlying="BTC", client_id="hb1n7", status="open"),
+        events.GuardHalted(underlying="BTC", reason="3 consecutive rejects"),
+        events.TradingStateChanged(
+            before=TradingState.ACTIVE,
+            after=TradingState.HALTED,
+            reason="x",
+            origin=TradingOrigin.OPERATOR,
+        ),
+        events.OperatorResume(),
+        events.TradingStateChanged(
+            before=TradingState.HALTED,
+            after=TradingState.ACTIVE,
+            reason="resumed",
+            origin=TradingOrigin.OPERATOR,
+        ),
     ]
-    for kind, detail in events:
-        surface.on_event(kind, detail)
+    for event in sequence:
+        surface.on_event(event)
     sent = [(a.key, a.severity) for a in alerts.alerts]
     assert sent == [
         ("order.rejected.BTC", Severity.WARNING),

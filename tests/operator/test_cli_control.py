@@ -113,7 +113,7 @@ async def test_token_from_a_file_and_port_from_the_environment(
         monkeypatch.setenv("HEDGEBOT__HTTP__CONTROL_TOKEN_FILE", str(secret))
         assert await _cli("resume") == 0
         assert await _cli("status") == 0
-        assert "trading state: ACTIVE" in capsys.readouterr().out
+        assert "trading state: active" in capsys.readouterr().out
     assert (view.halts, view.resumes) == (["maintenance"], 1)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hedgebot.model.trading import TradingOrigin, TradingState
 from hedgebot.operator.console import ConsoleStatus, render_text
 from tests.operator.test_http_api import book_view
 
@@ -42,9 +43,9 @@ def test_every_amount_has_its_unit_and_nothing_is_cut_at_120_columns() -> None:
 def test_a_halt_shows_its_reason_origin_and_time() -> None:
     view = dataclasses.replace(
         book_view(),
-        trading_state="halted",
+        trading_state=TradingState.HALTED,
         trading_reason="maintenance",
-        trading_origin="operator",
+        trading_origin=TradingOrigin.OPERATOR,
         trading_since_ms=book_view().now_ms,
     )
     first = render_text(view).splitlines()[0]

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from hedgebot.core.guards import TradingState
+from hedgebot.model.trading import ReasonCode, TradingState, UnderlyingStatus
 from hedgebot.model.view import AccountView, TurnView, UnderlyingView
 from hedgebot.operator.control_client import (
     ControlError,
@@ -40,7 +40,9 @@ def underlying(name: str, **numbers: float) -> UnderlyingView:
         hedge_orders=int(numbers["hedges"]),
         fills=int(numbers["fills"]),
         decision="hold",
+        decision_code=ReasonCode.INSIDE_BAND,
         trading="active",
+        status=UnderlyingStatus.ACTIVE,
     )
 
 
@@ -63,7 +65,7 @@ def book_view() -> TurnView:
     return TurnView(
         now_ms=1_772_409_600_000,
         mode="paper",
-        trading_state="ACTIVE",
+        trading_state=TradingState.ACTIVE,
         underlyings={
             "BTC": underlying("BTC", price=64123.5, net_delta=0.0123, band=0.05, hedges=3, fills=2),
             "ETH": underlying("ETH", price=3100.25, net_delta=-1.5, band=0.8, hedges=0, fills=0),
@@ -256,10 +258,10 @@ def test_recording_costs_microseconds() -> None:
 async def test_status_json_and_the_cli_table(server: OperatorServer, view: FakeView) -> None:
     """`hedgebot status` fetches /status and prints one aligned row per underlying and account."""
     status = await asyncio.to_thread(fetch_status, server.url)
-    assert status["trading_state"] == "ACTIVE"
+    assert status["trading_state"] == "active"
     assert status["accounts"][1]["maintenance_ratio"] == "inf"  # type: ignore[index]
     lines = render_status_table(status).splitlines()
-    assert lines[0] == "trading state: ACTIVE   mode: paper   as of 2026-03-02 00:00:00 UTC"
+    assert lines[0] == "trading state: active   mode: paper   as of 2026-03-02 00:00:00 UTC"
     btc = next(line for line in lines if line.startswith("BTC"))
     assert btc.split() == ["BTC", "64,123.50", "+0.0123", "+0.0000", "0.0500", "3", "2", "active"]
     main = next(line for line in lines if line.startswith("deribit-main"))

@@ -18,6 +18,7 @@ import pytest
 
 from hedgebot.clock import SimulatedClock
 from hedgebot.daemon.state import BookState
+from hedgebot.model.trading import TradingOrigin, TradingState
 from hedgebot.model.view import TurnView
 from hedgebot.operator.metrics import Metrics
 from hedgebot.operator.surface import OperatorSurface, status_line
@@ -51,9 +52,9 @@ def _drain(receiver: socket.socket) -> list[str]:
 def test_status_line_names_state_reason_deltas_with_units_and_margin() -> None:
     view = dataclasses.replace(
         book_view(),
-        trading_state="halted",
+        trading_state=TradingState.HALTED,
         trading_reason="maintenance",
-        trading_origin="operator",
+        trading_origin=TradingOrigin.OPERATOR,
     )
     line = status_line(view)
     assert line.startswith("HALTED (operator: maintenance) | ")
@@ -82,7 +83,10 @@ def test_status_is_sent_on_change_not_every_turn(
     assert first == [f"STATUS={status_line(view)}"]
     assert first[0].startswith("STATUS=ACTIVE | BTC ")
     halted: TurnView = dataclasses.replace(
-        view, trading_state="halted", trading_reason="vol spike", trading_origin="operator"
+        view,
+        trading_state=TradingState.HALTED,
+        trading_reason="vol spike",
+        trading_origin=TradingOrigin.OPERATOR,
     )
     surface.on_turn(halted)
     second = [m for m in _drain(notify_socket) if m.startswith("STATUS=")]

@@ -230,7 +230,7 @@ def replay(collateral: float = COLLATERAL, *, stressed_alerts: bool = True) -> R
             max_maintenance_ratio=guards.kill_maintenance_ratio,
         ),
         reducing_ratio=margin_settings.reducing_ratio,
-        notify=lambda kind, detail: None,
+        notify=lambda event: None,
     )
     result = Replay()
     for n, (now_ms, close) in enumerate(path):
