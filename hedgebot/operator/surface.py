@@ -168,6 +168,13 @@ def alert_keys() -> frozenset[str]:
     )
 
 
+def unmapped_event_kinds() -> frozenset[DaemonEventKind]:
+    """Event kinds the surface neither alerts on, resolves by, nor lists as silent: must be
+    empty, so a new kind cannot be added without deciding what the operator hears of it."""
+    mapped = set(_EVENT_ALERTS) | set(_RESOLVING_EVENTS) | SILENT_EVENTS
+    return frozenset(DaemonEventKind) - mapped
+
+
 def unresolvable_keys() -> frozenset[str]:
     """Key templates that open (WARNING/CRITICAL) with no way to be RESOLVED: must be empty."""
     opening = {

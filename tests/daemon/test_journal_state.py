@@ -17,6 +17,7 @@ from hedgebot.daemon.journal import SCHEMA_VERSION, Journal
 from hedgebot.model.errors import AlreadyRunning, StateUnusable
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import OrderRequest, Side
+from hedgebot.model.trading import Halt, HaltCause
 
 KEY = InstrumentKey("deribit", "BTC-PERPETUAL")
 
@@ -175,4 +176,44 @@ def test_trading_flags_survive_reopening(tmp_path: Path) -> None:
     ]
     assert again.clear_flags() == 2
     assert again.flags() == []
+    again.close()
+
+
+def test_typed_halts_round_trip_under_the_flag_names_earlier_releases_wrote(
+    tmp_path: Path,
+) -> None:
+    """Each halt cause is stored under the name earlier releases used, so their journals
+    restore; reading it back gives the same typed halt."""
+    halts = [
+        Halt(cause=HaltCause.OPERATOR, reason="margin call", set_by="operator"),
+        Halt(cause=HaltCause.KILL_SWITCH, reason="net delta $2.1M", set_by="kill switch"),
+        Halt(cause=HaltCause.UNDERLYING, subject="ETH", reason="3 rejects", set_by="guard"),
+        Halt(
+            cause=HaltCause.INSTRUMENT,
+            subject="deribit:BTC-PERPETUAL",
+            reason="order hbabcdefn4 lost",
+            set_by="order.lost",
+        ),
+    ]
+    path = tmp_path / "journal-paper.sqlite"
+    journal = Journal(path)
+    for n, halt in enumerate(halts):
+        journal.set_halt(halt, ts_ms=10 + n)
+    journal.close()
+    again = Journal(path)
+    flags = again.flags()
+    assert [f.name for f in flags] == [
+        "operator",
+        "kill_switch",
+        "underlying:ETH",
+        "instrument:deribit:BTC-PERPETUAL",
+    ]
+    assert [f.halt for f in flags] == halts
+    again.clear_flags()
+    again.set_flag("underlying:BTC", reason="3 rejects", set_by="guard", ts_ms=20)  # by name
+    again.set_flag("someday:x", reason="?", set_by="a newer release", ts_ms=21)
+    assert [f.halt for f in again.flags()] == [
+        Halt(cause=HaltCause.UNDERLYING, subject="BTC", reason="3 rejects", set_by="guard"),
+        None,
+    ]
     again.close()

@@ -15,6 +15,7 @@ from hedgebot.app import Runtime
 from hedgebot.daemon.journal import Journal
 from hedgebot.model.errors import StateUnusable, TaskDied
 from hedgebot.model.events import GuardHalted, KillSwitchEngaged
+from hedgebot.model.trading import TradingState
 from hedgebot.model.view import TurnView
 from tests.support.daemon_harness import run_for, settings_for
 
@@ -41,7 +42,7 @@ class _Halter:
     runtime: Runtime | None = None
     halt_at: int | None = None
     resume_at: int | None = None
-    states: list[str] = field(default_factory=list)
+    states: list[TradingState] = field(default_factory=list)
 
     def on_turn(self, view: TurnView) -> None:
         assert self.runtime is not None
@@ -66,7 +67,7 @@ def test_an_operator_halt_survives_a_restart_until_an_operator_resumes(tmp_path:
     runtime = asyncio.run(_run(tmp_path, first, 120))
     journal = runtime.journal.path
     orders_before = _count(journal, "orders")
-    assert first.states[-1] == "halted"
+    assert first.states[-1] is TradingState.HALTED
 
     second = _Halter(resume_at=400)
     asyncio.run(_run(tmp_path, second, 900))
@@ -74,15 +75,15 @@ def test_an_operator_halt_survives_a_restart_until_an_operator_resumes(tmp_path:
     assert len(restored) == 1
     assert "margin call" in restored[0]
     assert "by operator" in restored[0]
-    assert set(second.states[:399]) == {"halted"}, "the restart forgot the halt"
-    assert second.states[-1] != "halted"
+    assert set(second.states[:399]) == {TradingState.HALTED}, "the restart forgot the halt"
+    assert second.states[-1] is not TradingState.HALTED
     assert _count(journal, "orders") > orders_before, "trading never resumed"
 
     # After the resume, a third start is not halted any more.
     third = _Halter()
     asyncio.run(_run(tmp_path, third, 30))
     assert len(_events(journal, "trading.restored")) == 1
-    assert third.states[0] != "halted"
+    assert third.states[0] is not TradingState.HALTED
 
 
 def test_kill_switch_and_underlying_halts_are_restored(tmp_path: Path) -> None:

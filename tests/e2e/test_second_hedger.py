@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hedgebot.app import Runtime
 from hedgebot.config import load_settings
+from hedgebot.model.trading import UnderlyingStatus
 from hedgebot.model.view import TurnView
 from tests.support.live_harness import (
     CONFIG,
@@ -50,9 +51,8 @@ async def test_a_second_installation_on_the_same_account_never_sends(tmp_path: P
 
         def fenced_a_while(view: TurnView) -> bool:
             """Both hedge instruments fenced, and five more turns wanting to hedge since."""
-            if all(
-                r.trading.startswith("halted: another hedgebot") for r in view.underlyings.values()
-            ):
+            rows = view.underlyings.values()
+            if all(r.status is UnderlyingStatus.INSTRUMENT_HALTED for r in rows):
                 fenced_turns.append(view.now_ms)
             return len(fenced_turns) >= 6
 

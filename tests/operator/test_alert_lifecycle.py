@@ -4,6 +4,7 @@ condition ends, and every key hedgebot sends (and every runbook link) is in the 
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,12 @@ from hedgebot.model import events
 from hedgebot.model.alerts import Severity
 from hedgebot.model.trading import TradingOrigin, TradingState
 from hedgebot.operator.metrics import Metrics
-from hedgebot.operator.surface import OperatorSurface, alert_keys, unresolvable_keys
+from hedgebot.operator.surface import (
+    OperatorSurface,
+    alert_keys,
+    unmapped_event_kinds,
+    unresolvable_keys,
+)
 from tests.e2e.test_bad_input_daemon import RecordingDispatcher
 from tests.support.daemon_harness import settings_for
 
@@ -40,6 +46,38 @@ def surface_and_alerts(tmp_path: Path) -> tuple[OperatorSurface, RecordingDispat
 
 def test_no_alert_opens_without_a_way_to_resolve() -> None:
     assert unresolvable_keys() == frozenset()
+
+
+def test_every_event_kind_is_alerted_resolved_or_listed_silent() -> None:
+    """The alert maps are keyed by the event enum: a kind nobody decided about is caught."""
+    assert unmapped_event_kinds() == frozenset()
+
+
+def test_the_typed_start_event_releases_ready_and_the_readiness_gate(
+    surface_and_alerts: tuple[OperatorSurface, RecordingDispatcher],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing before `DaemonStarted` (the start-up gates passed) says READY; it does, once."""
+    surface, alerts = surface_and_alerts
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(path))
+        systemd.setblocking(False)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        surface.on_event(events.OrderAccepted(underlying="BTC"))
+        surface.on_event(events.TradingRestored(flags="operator by operator at 1: x"))
+        with pytest.raises(BlockingIOError):
+            systemd.recv(4096)
+        assert not surface.started
+        surface.on_event(
+            events.DaemonStarted(
+                mode="paper", venues="deribit", underlyings="BTC", adopted_orders=0
+            )
+        )
+        assert systemd.recv(4096) == b"READY=1"
+    assert surface.started
+    assert [a.key for a in alerts.alerts] == ["trading.state", "lifecycle.startup"]
 
 
 def test_each_condition_opens_once_and_resolves_once(
