@@ -5,6 +5,12 @@ Each turn reads the latest-value state, assesses risk (`risk.assess`), asks the 
 executor; then it services the executor (lookups, timeouts) and publishes a `TurnView` to the
 observers (console, metrics, status). Start-up runs through the gates in `startup` first.
 
+Per underlying and turn, in that order: `_valuation` (can the book be valued, do our deltas agree
+with the venue's), the policy's `Decision` (its `ReasonCode` is what the engine branches and
+journals on, never its sentence), `_gate` (the gatekeeper's veto, the executor's send, the row's
+typed `UnderlyingStatus`) and `_view` (the row). What happens is told as typed events
+(`hedgebot.model.events`) through one `EventSink`.
+
 Modes are invisible here: the composition root (`app`) hands in a clock, feeds and brokers.
 The loop is the only driver of simulated time. It must not block on alerts, metrics or I/O
 other than the executor's venue calls.

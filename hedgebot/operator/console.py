@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from hedgebot.model.trading import TradingState
 from hedgebot.model.view import TurnView, UnderlyingView
 
 log = structlog.get_logger("hedgebot.status")
@@ -105,7 +106,7 @@ def headline(view: TurnView) -> str:
     """Mode, time, trading state with its reason, origin and time, decision latency."""
     moment = _utc(view.now_ms)
     state = view.trading_state.upper()
-    if view.trading_state != "active" and view.trading_reason:
+    if view.trading_state is not TradingState.ACTIVE and view.trading_reason:
         since = f", since {_utc(view.trading_since_ms)}" if view.trading_since_ms else ""
         state += f" ({view.trading_origin}: {view.trading_reason}{since})"
     return (

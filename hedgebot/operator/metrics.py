@@ -30,6 +30,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from hedgebot.model.trading import TradingState
+
 __all__ = ["CONTENT_TYPE", "DECISION_LATENCY_BUCKETS_S", "TRADING_STATES", "Metrics"]
 
 CONTENT_TYPE: Final[str] = _CONTENT_TYPE
@@ -52,9 +54,9 @@ DECISION_LATENCY_BUCKETS_S: Final = (
     1.0,
 )
 
-TRADING_STATES: Final = ("active", "reducing", "halted")
+TRADING_STATES: Final = tuple(state.value for state in TradingState)
 """States always exported (0 or 1) so that dashboards and alert rules see every series
-(the values of `hedgebot.model.trading.TradingState`)."""
+("active", "reducing", "halted")."""
 
 
 class Metrics:
@@ -71,7 +73,7 @@ class Metrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
         self._trading_states: set[str] = set(TRADING_STATES)
-        self.record_trading_state("active")
+        self.record_trading_state(TradingState.ACTIVE)
 
     def _gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
         return Gauge(name, doc, labels, registry=self.registry)

@@ -201,7 +201,7 @@ def status_line(view: TurnView) -> str:
     """One line for `systemctl status`: trading state (with why), each underlying's net delta
     against its band in coin, and the worst margin ratio."""
     state = view.trading_state.upper()
-    if view.trading_reason and view.trading_state != "active":
+    if view.trading_reason and view.trading_state is not TradingState.ACTIVE:
         state += f" ({view.trading_origin}: {view.trading_reason})"
     parts = [state]
     rows = []

@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -337,3 +338,11 @@ async def test_server_binds_loopback_by_default_and_frees_the_port(
         assert url.startswith("http://127.0.0.1:")
     with pytest.raises(ControlError, match="no daemon answering"):
         await asyncio.to_thread(fetch_status, url, timeout_s=2.0)
+
+
+def test_the_operator_guide_names_every_status_code() -> None:
+    """`/status` carries `decision_code` and `status` as codes: the guide lists every value."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text("utf-8")
+    row = next(line for line in guide.splitlines() if line.startswith("| `GET /status`"))
+    for code in [*ReasonCode, *UnderlyingStatus]:
+        assert f"`{code.value}`" in row, code
