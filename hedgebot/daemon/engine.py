@@ -77,7 +77,7 @@ class OrderCheck:
     """The account's margin in the hedge instrument's settlement currency, if reported."""
 
 
-class Gatekeeper(Protocol):
+class GatePort(Protocol):
     """Guards and trading state: may this hedge be sent now?"""
 
     def veto(self, check: OrderCheck) -> str | None:
@@ -130,7 +130,7 @@ class Engine:
         state: BookState,
         executor: Executor,
         journal: Journal,
-        gatekeeper: Gatekeeper,
+        gatekeeper: GatePort,
         legs: Mapping[str, HedgeLeg],
         accounts: Mapping[str, AccountSpec],
         instruments: Mapping[InstrumentKey, Instrument],

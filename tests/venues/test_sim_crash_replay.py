@@ -35,6 +35,7 @@ from hedgebot.core.margin_alerts import (
     alert_ratio,
     step,
 )
+from hedgebot.core.margin_model import MarginRates as SimMargin
 from hedgebot.core.risk import AccountBook, assess
 from hedgebot.core.shocks import exposure
 from hedgebot.core.stress import TenorVolShock, stress_line
@@ -52,7 +53,6 @@ from hedgebot.model.view import AccountView
 from hedgebot.venues.sim.accounts import AccountSeed
 from hedgebot.venues.sim.ledger import Ledger
 from hedgebot.venues.sim.settings import FeeSettings
-from hedgebot.venues.sim.settings import MarginSettings as SimMargin
 
 PATH = Path(__file__).parents[1] / "data" / "price_history" / "ftx_btc-perp_1m_2022-01-20_24.csv"
 IV0 = 0.60
