@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hedgebot.app import band_rule, report_mode
 from hedgebot.config import Settings, load_settings
-from hedgebot.core.risk import AccountBook
+from hedgebot.core.risk import AccountBook, BookSnapshot
 from hedgebot.daemon.startup import await_market_data, load_instruments, reconcile_accounts
 from hedgebot.daemon.state import BookState
 from hedgebot.model.errors import AuthenticationFailed, VenueError
@@ -113,11 +113,13 @@ async def _report(settings: Settings) -> str:
         ]
         model = settings.margin.margin_model()
         return risk_report_text(
-            books=books,
-            instruments=instruments,
-            quotes=state.quotes,
-            index_prices={u: i.price for u, i in state.index.items()},
-            now_ms=venues.clock.now_ms(),
+            BookSnapshot(
+                books=books,
+                instruments=instruments,
+                quotes=state.quotes,
+                index_prices={u: i.price for u, i in state.index.items()},
+                now_ms=venues.clock.now_ms(),
+            ),
             stress=settings.margin.stress_scenario(),
             margin_models=dict.fromkeys(settings.accounts, model),
             source=_header(settings, mode),

@@ -28,6 +28,7 @@ from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.revalue import equity_of, revalue
 from hedgebot.core.risk import (
     AccountBook,
+    BookSnapshot,
     CompiledBook,
     RiskReport,
     compile_book,
@@ -637,11 +638,13 @@ class Engine:
             return {}
         try:
             return account_stress(
-                books=self.account_books(),
-                instruments=self.instruments,
-                quotes=self.state.quotes,
-                index_prices=self.index_prices(),
-                now_ms=self.clock.now_ms(),
+                BookSnapshot(
+                    books=self.account_books(),
+                    instruments=self.instruments,
+                    quotes=self.state.quotes,
+                    index_prices=self.index_prices(),
+                    now_ms=self.clock.now_ms(),
+                ),
                 scenario=self.stress,
                 margin_models=self.margin_models,
             )

@@ -13,7 +13,7 @@ import pytest
 from hedgebot.core.greeks import black76
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
 from hedgebot.core.margin_model import MarginModel, MarginRates
-from hedgebot.core.risk import AccountBook
+from hedgebot.core.risk import AccountBook, BookSnapshot
 from hedgebot.core.stress import BISECT_TOLERANCE, StressScenario, TenorVolShock
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import (
@@ -105,11 +105,13 @@ def headroom(
 ) -> AccountHeadroom:
     """The single headroom row of the book."""
     [row] = account_headroom(
-        books=[book],
-        instruments=INSTRUMENTS,
-        quotes={k: quote(i, S, IV) for k, i in INSTRUMENTS.items()},
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=[book],
+            instruments=INSTRUMENTS,
+            quotes={k: quote(i, S, IV) for k, i in INSTRUMENTS.items()},
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        ),
         stress=stress,
         margin_models={"a": model},
     )
@@ -230,11 +232,13 @@ def test_account_stress_of_one_underlying_is_its_line_stress() -> None:
     book = straddle_book()
     quotes = {k: quote(i, S, IV) for k, i in INSTRUMENTS.items()}
     lines = account_stress(
-        books=[book],
-        instruments=INSTRUMENTS,
-        quotes=quotes,
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=[book],
+            instruments=INSTRUMENTS,
+            quotes=quotes,
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        ),
         scenario=StressScenario(),
     )
     row = headroom(book, StressScenario())
