@@ -34,6 +34,7 @@ from hedgebot.app import Runtime
 from hedgebot.config import Settings
 from hedgebot.model.orders import OrderRequest, OrderUpdate
 from hedgebot.operator.logs import configure_logging
+from hedgebot.venue_wiring import VenueHooks
 from hedgebot.venues.ports import Broker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,10 +131,9 @@ async def measure(count: int, turns: int) -> tuple[list[float], list[float], lis
     """Latencies in seconds: every turn, the turns that handed an order to the venue, and the
     journal's writes (decisions, intents, risk) inside each of those before the hand-over."""
     with tempfile.TemporaryDirectory() as state_dir:
-        runtime = Runtime(settings(state_dir, count), live=False, observers=[])
         submits: list[float] = []
-        for name, broker in list(runtime.venues.brokers.items()):
-            runtime.venues.brokers[name] = TimedBroker(broker, submits)
+        hooks = VenueHooks(broker=lambda broker: TimedBroker(broker, submits))
+        runtime = Runtime(settings(state_dir, count), live=False, observers=[], hooks=hooks)
         commits: list[tuple[float, float]] = []
         for method in ("record_decision", "record_intent", "record_risk"):
             setattr(runtime.journal, method, _timed(getattr(runtime.journal, method), commits))

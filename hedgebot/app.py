@@ -1,7 +1,8 @@
 """The composition root: the one place that knows about modes.
 
-`build_runtime` wires the same object graph for every mode; only the clock, the market feeds
-and the brokers differ:
+`venue_mode` decides which venues back the daemon; `hedgebot.venue_wiring.open_venues` builds
+that mode's finished, frozen venue graph; the rest of the object graph is the same for every
+mode, only the clock, the market feeds and the brokers differ:
 
 * simulated venues (``driver = "simulated"``): a `SimulatedClock` and the built-in
   `SimulatedExchange`, which is both the feed and the broker (its matching engine is the paper
@@ -10,9 +11,10 @@ and the brokers differ:
   no credentials loaded;
 * ``driver = "ccxt"`` in live mode (needs ``--live`` too): ccxt market data and order entry.
 
-`Runtime.run` then passes the start-up gates and turns the hedge loop. Nothing outside the
-composition root (this module, `hedgebot.venue_wiring`, and `hedgebot.risk_command` for the
-read-only report) asks which mode it is in.
+`Runtime.start` opens the venue graph (the first start-up gate), builds the executor and its
+fence on it, passes the other start-up gates and builds the engine; `Runtime.run` then turns the
+hedge loop. Nothing outside the composition root (this module, `hedgebot.venue_wiring`, and
+`hedgebot.risk_command` for the read-only report) asks which mode it is in.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ import structlog
 from numpy.typing import NDArray
 
 from hedgebot import config as cfg
-from hedgebot.clock import SimulatedClock
 from hedgebot.config import (
     Settings,
     config_permission_warning,
@@ -75,13 +76,19 @@ from hedgebot.model.trading import Halt, HaltCause
 from hedgebot.operator import sd_notify
 from hedgebot.operator.console import ConsoleStatus
 from hedgebot.operator.logs import REDACTOR, configure_logging
-from hedgebot.venue_wiring import Venues, ccxt_venues
-from hedgebot.venues.ports import Broker, MarketFeed
+from hedgebot.venue_wiring import (
+    VenueGraph,
+    VenueHooks,
+    VenueMode,
+    open_venues,
+    sim_underlyings,
+    symbols_by_venue,
+    venue_clock,
+)
 
 if TYPE_CHECKING:
     from hedgebot.backtest.book import BacktestBook
     from hedgebot.backtest.request import BacktestRequest
-    from hedgebot.venues.sim.settings import UnderlyingSettings
 
 log = structlog.get_logger("hedgebot.app")
 FloatArray = NDArray[np.float64]
@@ -95,83 +102,22 @@ FINAL_EVENTS: frozenset[DaemonEventKind] = frozenset(
 """Events of the process's end: still logged (and alerted) when the journal cannot take them."""
 
 
-def build_venues(settings: Settings, *, live: bool, run_number: int, client_prefix: str) -> Venues:
-    """Feeds and brokers for the configured venues, in the configured mode."""
+def venue_mode(settings: Settings, *, live: bool) -> VenueMode:
+    """The daemon's venues: simulated, paper, or live (``--live``)."""
     drivers = {v.driver for v in settings.venues.values()}
     if drivers == {"simulated"}:
-        return _simulated_venues(settings, run_number=run_number)
+        return VenueMode.SIMULATED
     if "simulated" in drivers:
         raise ConfigError("venues: simulated venues cannot be combined with real ones")
-    return ccxt_venues(settings, live=live, client_prefix=client_prefix, run_number=run_number)
+    return VenueMode.LIVE if live else VenueMode.PAPER
 
 
-def _symbols_by_venue(settings: Settings) -> dict[str, list[str]]:
-    symbols: dict[str, list[str]] = {name: [] for name in settings.venues}
-    for account in settings.accounts.values():
-        symbols[account.venue] += [p.symbol for p in account.positions]
-    for hedge in settings.hedges.values():
-        symbols[settings.accounts[hedge.account].venue].append(hedge.instrument)
-    return {venue: sorted(set(names)) for venue, names in symbols.items()}
-
-
-def _simulated_venues(settings: Settings, *, run_number: int) -> Venues:
-    """The built-in exchange. A restart starts a new simulated venue history: its ids carry
-    the run number so they never collide with ids journaled by earlier runs."""
-    from hedgebot.venues.sim.accounts import AccountSeed
-    from hedgebot.venues.sim.exchange import SimulatedExchange
-    from hedgebot.venues.sim.settings import MarketSettings
-
-    sim = settings.simulator
-    start_ms = int(sim.start.timestamp() * 1000)
-    clock = SimulatedClock(start_ms, speed=sim.speed or None)
-    market = MarketSettings(
-        underlyings=_sim_underlyings(settings),
-        seed=sim.seed,
-        start_ms=start_ms,
-        latency_ms=sim.latency_ms,
-    )
-    symbols = _symbols_by_venue(settings)
-    feeds: dict[str, MarketFeed] = {}
-    brokers: dict[str, Broker] = {}
-    for venue in settings.venues:
-        seeds = {
-            name: AccountSeed(
-                collateral=dict(account.collateral),
-                positions=[(p.symbol, p.amount, p.price) for p in account.positions],
-            )
-            for name, account in settings.accounts.items()
-            if account.venue == venue
-        }
-        try:
-            exchange = SimulatedExchange(
-                venue=venue,
-                clock=clock,
-                market=market,
-                accounts=seeds,
-                symbols=symbols[venue],
-                id_prefix=f"r{run_number}-",
-            )
-        except ValueError as exc:  # a symbol the simulated exchange does not list
-            raise ConfigError(f"venues.{venue} (simulated): {exc}") from None
-        feeds[venue] = exchange
-        for name in seeds:
-            brokers[name] = exchange.broker(name)
-    return Venues(clock=clock, feeds=feeds, brokers=brokers)
-
-
-def _sim_underlyings(settings: Settings) -> tuple[UnderlyingSettings, ...]:
-
-    from hedgebot.venues.sim.settings import DEFAULT_UNDERLYINGS
-
-    result = []
-    for underlying in DEFAULT_UNDERLYINGS:
-        override = settings.simulator.underlyings.get(underlying.name)
-        if override is None:
-            result.append(underlying)
-            continue
-        changes = {k: v for k, v in override.model_dump().items() if v is not None}
-        result.append(dataclasses.replace(underlying, **changes))
-    return tuple(result)
+def report_mode(settings: Settings) -> VenueMode:
+    """`hedgebot risk`'s venues: the live accounts read-only, else the daemon's paper or
+    simulated book."""
+    if settings.mode == "live":
+        return VenueMode.READ_ONLY
+    return venue_mode(settings, live=False)
 
 
 def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) -> BandRule:
@@ -244,24 +190,31 @@ class Runtime:
     """One daemon: venues, state, journal, executor, gatekeeper and engine, wired together."""
 
     def __init__(
-        self, settings: Settings, *, live: bool, observers: Sequence[TurnObserver]
+        self,
+        settings: Settings,
+        *,
+        live: bool,
+        observers: Sequence[TurnObserver],
+        hooks: VenueHooks = VenueHooks(),  # noqa: B008 (frozen, so one shared default is safe)
     ) -> None:
         self.settings = settings
         self.mode = settings.mode
         self.journal = Journal(settings.state_dir / f"journal-{settings.mode}.sqlite")
         try:
-            installation = self.journal.installation_id()
-            client_prefix = make_client_prefix(installation)
-            self.venues = build_venues(
-                settings,
-                live=live,
-                run_number=self.journal.count_events(DaemonEventKind.DAEMON_STARTED),
-                client_prefix=client_prefix,
-            )
+            self._installation = self.journal.installation_id()
+            self._client_prefix = make_client_prefix(self._installation)
+            self._run_number = self.journal.count_events(DaemonEventKind.DAEMON_STARTED)
+            self.venue_mode = venue_mode(settings, live=live)
         except BaseException:
             self.journal.close()  # release the instance lock: nothing was started
             raise
-        self.clock = self.venues.clock
+        self._hooks = hooks
+        self.clock = venue_clock(settings, self.venue_mode)
+        self.venues: VenueGraph | None = None
+        """The finished venue graph, once `start` opened it."""
+        self._executor: Executor | None = None
+        self._fence: FenceWatch | None = None
+        self._restored_halts: dict[InstrumentKey, str] = {}
         self.state = BookState(clock=self.clock)
         self.events: dict[str, int] = {}
         self.gatekeeper = Gatekeeper(
@@ -271,29 +224,48 @@ class Runtime:
             min_available_ratio=settings.margin.min_available_ratio,
             hedge_im_rate=settings.margin.hedge_im_rate,
         )
-        self.executor = Executor(
-            clock=self.clock,
-            journal=self.journal,
-            brokers=self.venues.brokers,
-            client_prefix=client_prefix,
-            observer=self.notify,
-        )
-        self.fence = FenceWatch(
-            self.executor,
-            own_installation=installation,
-            hedge_instruments=[
-                InstrumentKey(settings.accounts[h.account].venue, h.instrument)
-                for h in settings.hedges.values()
-            ],
-            halt=self.executor.halted.__setitem__,
-            notify=self.notify,
-        )
-        self.state.listener = self.fence
         self.observers = list(observers)
         self.event_listeners: list[events.EventSink] = []
         self.engine: Engine | None = None
         self.supervisor = Supervisor(stop=asyncio.Event(), notify=self.notify)
         self._restore_flags()
+
+    @property
+    def executor(self) -> Executor:
+        """The executor (built by `start` on the finished venue graph)."""
+        if self._executor is None:
+            raise RuntimeError("the runtime has not started: no executor yet")
+        return self._executor
+
+    @property
+    def fence(self) -> FenceWatch:
+        """The fence watch (built by `start` with the executor)."""
+        if self._fence is None:
+            raise RuntimeError("the runtime has not started: no fence yet")
+        return self._fence
+
+    def _wire_executor(self, venues: VenueGraph) -> None:
+        """The executor and its fence on the finished graph's brokers."""
+        settings = self.settings
+        self._executor = Executor(
+            clock=self.clock,
+            journal=self.journal,
+            brokers=venues.brokers,
+            client_prefix=self._client_prefix,
+            observer=self.notify,
+        )
+        self._executor.halted.update(self._restored_halts)
+        self._fence = FenceWatch(
+            self._executor,
+            own_installation=self._installation,
+            hedge_instruments=[
+                InstrumentKey(settings.accounts[h.account].venue, h.instrument)
+                for h in settings.hedges.values()
+            ],
+            halt=self._executor.halted.__setitem__,
+            notify=self.notify,
+        )
+        self.state.listener = self._fence
 
     def notify(self, event: events.DaemonEvent) -> None:
         """Record an operational event: the gatekeeper hears order outcomes; journal, log,
@@ -362,7 +334,7 @@ class Runtime:
                     self.gatekeeper.restore_underlying_halt(halt.subject, halt.reason)
                 case HaltCause.INSTRUMENT:
                     venue, _, symbol = halt.subject.partition(":")
-                    self.executor.halted[InstrumentKey(venue, symbol)] = halt.reason
+                    self._restored_halts[InstrumentKey(venue, symbol)] = halt.reason
         if flags:
             self.notify(
                 events.TradingRestored(
@@ -375,21 +347,29 @@ class Runtime:
     async def start(self) -> Engine:
         """Pass the start-up gates and build the engine (does not trade)."""
         settings = self.settings
-        await self.venues.open()
+        self.venues = venues = await open_venues(
+            settings,
+            mode=self.venue_mode,
+            clock=self.clock,
+            run_number=self._run_number,
+            client_prefix=self._client_prefix,
+            hooks=self._hooks,
+        )
+        self._wire_executor(venues)
         wanted = [
             InstrumentKey(venue, symbol)
-            for venue, symbols in _symbols_by_venue(settings).items()
+            for venue, symbols in symbols_by_venue(settings).items()
             for symbol in symbols
         ]
-        instruments = await load_instruments(list(self.venues.feeds.values()), wanted)
+        instruments = await load_instruments(list(venues.feeds.values()), wanted)
         legs = hedge_legs(settings, instruments)
-        for account, broker in self.venues.brokers.items():
+        for account, broker in venues.brokers.items():
             self._spawn(f"stream.account.{account}", broker.stream(self.state))
-        await reconcile_accounts(self.venues.brokers, self.state)
+        await reconcile_accounts(venues.brokers, self.state)
         adopted = await adopt_unfinished_orders(
             journal=self.journal,
             executor=self.executor,
-            brokers=self.venues.brokers,
+            brokers=venues.brokers,
             state=self.state,
             clock=self.clock,
         )
@@ -397,7 +377,7 @@ class Runtime:
             p.key for s in self.state.accounts.values() for p in s.positions if p.amount
         }
         market_sink = SanityFilter(self.state, instruments=instruments, notify=self.notify)
-        for venue, feed in self.venues.feeds.items():
+        for venue, feed in venues.feeds.items():
             self._spawn(
                 f"stream.market.{venue}",
                 feed.stream(sorted(k for k in keys if k.venue == venue), market_sink),
@@ -433,7 +413,7 @@ class Runtime:
         self.notify(
             events.DaemonStarted(
                 mode=self.mode,
-                venues=",".join(sorted(self.venues.feeds)),
+                venues=",".join(sorted(venues.feeds)),
                 underlyings=",".join(sorted(legs)),
                 adopted_orders=adopted,
             )
@@ -471,8 +451,10 @@ class Runtime:
     def resume(self) -> None:
         """Operator: resume trading (lifts halts, the kill switch and lost-order halts)."""
         self.gatekeeper.resume()
-        self.executor.resume()
-        self.fence.fenced.clear()
+        self._restored_halts.clear()
+        if self._executor is not None and self._fence is not None:
+            self._executor.resume()
+            self._fence.fenced.clear()
         self.notify(events.OperatorResume())
 
     def flatten(self) -> str:
@@ -490,11 +472,13 @@ class Runtime:
         Every step is bounded, so a venue that stops answering cannot keep the process from
         exiting (systemd would otherwise kill it, and its journal would not be closed cleanly).
         """
-        await _bounded("drain sends", self.executor.drain(), 15.0)
-        if self.settings.on_shutdown == "cancel":
-            await _bounded("cancel resting orders", self.executor.cancel_all(), 10.0)
+        if self._executor is not None:
+            await _bounded("drain sends", self._executor.drain(), 15.0)
+            if self.settings.on_shutdown == "cancel":
+                await _bounded("cancel resting orders", self._executor.cancel_all(), 10.0)
         await _bounded("stop streams", self.supervisor.close(5.0), 6.0)
-        await _bounded("close venues", self.venues.close(), 5.0)
+        if self.venues is not None:
+            await _bounded("close venues", self.venues.close(), 5.0)
         self.notify(events.DaemonStopped(mode=self.mode))
         self.journal.close()
 
@@ -641,7 +625,7 @@ def backtest(*, config: Path, underlying: str | None, request: BacktestRequest) 
     if chosen is None or chosen not in settings.hedges:
         raise ConfigError(f"hedges: no hedge configured for {chosen or 'any underlying'}")
     book = backtest_book(settings, chosen)
-    spec = next(u for u in _sim_underlyings(settings) if u.name == chosen)
+    spec = next(u for u in sim_underlyings(settings) if u.name == chosen)
     dynamics: dict[str, Any] = {
         "spot": spec.spot,
         "vol": spec.vol,
@@ -675,7 +659,7 @@ def backtest_book(settings: Settings, underlying: str) -> BacktestBook:
     from hedgebot.model.instruments import Kind, OptionType
     from hedgebot.venues.sim.catalog import sim_instrument
 
-    specs = {u.name: u for u in _sim_underlyings(settings)}
+    specs = {u.name: u for u in sim_underlyings(settings)}
     spec = specs.get(underlying)
     if spec is None:
         raise ConfigError(f"hedges.{underlying}: the backtest knows no such underlying")

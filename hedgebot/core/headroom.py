@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hedgebot.core.margin_model import MarginModel
-from hedgebot.core.risk import AccountBook, Contribution, assess
+from hedgebot.core.risk import BookSnapshot, Contribution, assess
 from hedgebot.core.shocks import Exposure, MarginLine, exposure, linear_currency
 from hedgebot.core.stress import (
     DEFAULT_STRESS,
@@ -49,8 +49,7 @@ from hedgebot.core.stress import (
     stress_line,
 )
 from hedgebot.model.account import MarginState
-from hedgebot.model.instruments import Instrument, InstrumentKey
-from hedgebot.model.market import Quote
+from hedgebot.model.instruments import Instrument
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,28 +101,16 @@ def _difference(greeks: float | None, revalued: float | None) -> float | None:
 
 
 def account_headroom(
+    snapshot: BookSnapshot,
     *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
     stress: StressScenario = DEFAULT_STRESS,
     margin_models: Mapping[str, MarginModel] | None = None,
 ) -> tuple[AccountHeadroom, ...]:
     """Headroom of every margin line with a known margin state, per underlying that moves it."""
-    greeks = _line_greeks(books, instruments, quotes, index_prices, now_ms)
+    greeks = _line_greeks(snapshot)
     rows: list[AccountHeadroom] = []
-    for underlying in index_prices:
-        exp = exposure(
-            books=books,
-            instruments=instruments,
-            quotes=quotes,
-            index_prices=index_prices,
-            now_ms=now_ms,
-            underlying=underlying,
-            margin_models=margin_models,
-        )
+    for underlying in snapshot.index_prices:
+        exp = exposure(snapshot, underlying=underlying, margin_models=margin_models)
         for k, line in enumerate(exp.lines):
             if line.margin is not None:
                 delta, gamma = greeks.get((line.account, line.currency, underlying), (0.0, 0.0))
@@ -131,20 +118,14 @@ def account_headroom(
     covered = {(row.account, row.currency) for row in rows}
     rows.extend(
         _unexposed(book.account, margin)
-        for book in books
+        for book in snapshot.books
         for margin in book.margin
         if (book.account, margin.currency) not in covered
     )
     return tuple(rows)
 
 
-def _line_greeks(
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
-) -> dict[tuple[str, str, str], tuple[float, float]]:
+def _line_greeks(snapshot: BookSnapshot) -> dict[tuple[str, str, str], tuple[float, float]]:
     """Delta and gamma of positions per (account, margin currency, underlying), USD-equity terms.
 
     Runs `assess` on the positions alone with collateral counted, so inverse contracts carry no
@@ -152,17 +133,12 @@ def _line_greeks(
     is added to its delta separately, whether or not the account counts collateral for hedging.
     """
     stripped = [
-        dataclasses.replace(b, collateral={}, margin=(), count_collateral=True) for b in books
+        dataclasses.replace(b, collateral={}, margin=(), count_collateral=True)
+        for b in snapshot.books
     ]
-    report = assess(
-        books=stripped,
-        instruments=instruments,
-        quotes=quotes,
-        index_prices=index_prices,
-        now_ms=now_ms,
-    )
-    by_source = {str(key): instrument for key, instrument in instruments.items()}
-    linear = {b.account: linear_currency(b, index_prices) for b in books}
+    report = assess(dataclasses.replace(snapshot, books=stripped))
+    by_source = {str(key): instrument for key, instrument in snapshot.instruments.items()}
+    linear = {b.account: linear_currency(b, snapshot.index_prices) for b in snapshot.books}
     sums: dict[tuple[str, str, str], tuple[float, float]] = {}
     for underlying, risk in report.underlyings.items():
         for c in risk.contributions:

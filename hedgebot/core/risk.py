@@ -4,6 +4,9 @@ Pure. `compile_book` turns the account books into static arrays once (positions 
 `evaluate` values them against the latest quotes every turn, vectorised: options through one
 `hedgebot.core.greeks.black76` call, futures, perpetuals, spot and collateral through numpy
 arithmetic on the conventions of `hedgebot.core.units`. `assess` does both, for one-off callers.
+`BookSnapshot` is the book at one moment (account books, instruments, quotes, index prices, the
+time), the one frozen value that `assess`, the headroom, the shocks, the stress and the report
+take.
 Quotes may come as any mapping; a `QuoteBoard` (a dict that also writes each quote's valuation
 inputs into arrays as it is stored, O(1) per quote) lets `evaluate` gather a book's inputs with
 one array take per group instead of a Python loop over its positions.
@@ -29,6 +32,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -151,6 +155,24 @@ class AccountBook:
     collateral: Mapping[str, float] = field(default_factory=dict)
     margin: tuple[MarginState, ...] = ()
     count_collateral: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookSnapshot:
+    """The book at one moment: every account's book, the instruments and quotes they are valued
+    with, the index prices and the time. Frozen: the sequences and mappings are copied (read-only)
+    when it is made, so later quotes cannot change a snapshot being valued."""
+
+    books: Sequence[AccountBook]
+    instruments: Mapping[InstrumentKey, Instrument]
+    quotes: Mapping[InstrumentKey, Quote]
+    index_prices: Mapping[str, float]
+    now_ms: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "books", tuple(self.books))
+        for name in ("instruments", "quotes", "index_prices"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -622,15 +644,11 @@ def _option_totals(valued: _Valued, index: NDArray[np.intp]) -> OptionTotals:
     )
 
 
-def assess(
-    *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
-) -> RiskReport:
+def assess(snapshot: BookSnapshot) -> RiskReport:
     """Net delta, gamma and vega per underlying, with the contributions they came from."""
     return evaluate(
-        compile_book(books, instruments), quotes=quotes, index_prices=index_prices, now_ms=now_ms
+        compile_book(snapshot.books, snapshot.instruments),
+        quotes=snapshot.quotes,
+        index_prices=snapshot.index_prices,
+        now_ms=snapshot.now_ms,
     )

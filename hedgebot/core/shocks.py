@@ -50,9 +50,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from hedgebot.core.greeks import black76
 from hedgebot.core.margin_model import MarginModel, future_maintenance, option_maintenance
-from hedgebot.core.risk import AccountBook
+from hedgebot.core.risk import AccountBook, BookSnapshot
 from hedgebot.model.account import MarginState
-from hedgebot.model.instruments import Instrument, InstrumentKey, Kind, OptionType, years_between
+from hedgebot.model.instruments import Instrument, Kind, OptionType, years_between
 from hedgebot.model.market import Quote
 
 FloatArray = NDArray[np.float64]
@@ -263,12 +263,8 @@ class _Rows:
 
 
 def exposure(
+    snapshot: BookSnapshot,
     *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
     underlying: str,
     margin_models: Mapping[str, MarginModel] | None = None,
 ) -> Exposure:
@@ -276,12 +272,15 @@ def exposure(
 
     `margin_models` names the margin model of an account (default DERIBIT_STANDARD).
     """
+    index_prices = snapshot.index_prices
+    instruments = snapshot.instruments
+    quotes = snapshot.quotes
     index_price = index_prices[underlying]
     if not (math.isfinite(index_price) and index_price > 0):
         raise ValueError(f"{underlying}: index price must be positive, got {index_price}")
     models = margin_models or {}
     rows = _Rows()
-    for book in books:
+    for book in snapshot.books:
         model = models.get(book.account, MarginModel.DERIBIT_STANDARD)
         if _holds_coin(book, underlying):
             rows.line_index(_coin_line(book, underlying, model))
@@ -292,7 +291,7 @@ def exposure(
             elif instrument.underlying == underlying and position.amount != 0:
                 quote = quotes.get(position.key)
                 rows.add(book, instrument, position.amount, quote, index_prices, model=model)
-    return _freeze(rows, underlying, index_price, now_ms)
+    return _freeze(rows, underlying, index_price, snapshot.now_ms)
 
 
 def _holds_coin(book: AccountBook, coin: str) -> bool:
@@ -479,27 +478,15 @@ def line_after(
 
 
 def revalue(
+    snapshot: BookSnapshot,
     *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
     underlying: str,
     spot_move: float,
     vol_shift: float,
     margin_models: Mapping[str, MarginModel] | None = None,
 ) -> Mapping[str, AccountRevaluation]:
     """Every account exposed to `underlying`, fully revalued under one shock, by account."""
-    exp = exposure(
-        books=books,
-        instruments=instruments,
-        quotes=quotes,
-        index_prices=index_prices,
-        now_ms=now_ms,
-        underlying=underlying,
-        margin_models=margin_models,
-    )
+    exp = exposure(snapshot, underlying=underlying, margin_models=margin_models)
     changes = equity_changes(exp, [spot_move], vol_shift)[:, 0]
     maintenance = maintenance_after(exp, [spot_move], vol_shift)[:, 0]
     lines = [
@@ -525,28 +512,16 @@ def revalue(
 
 
 def shock_grid(
+    snapshot: BookSnapshot,
     *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
     spot_moves: Sequence[float] = DEFAULT_SPOT_MOVES,
     vol_shifts: Sequence[float] = DEFAULT_VOL_SHIFTS,
     margin_models: Mapping[str, MarginModel] | None = None,
 ) -> ShockGrid:
     """Full revaluation of every line over spot moves × vol shifts, per underlying."""
     grids = {}
-    for underlying in index_prices:
-        exp = exposure(
-            books=books,
-            instruments=instruments,
-            quotes=quotes,
-            index_prices=index_prices,
-            now_ms=now_ms,
-            underlying=underlying,
-            margin_models=margin_models,
-        )
+    for underlying in snapshot.index_prices:
+        exp = exposure(snapshot, underlying=underlying, margin_models=margin_models)
         if exp.lines or exp.missing:
             grids[underlying] = _grid(exp, tuple(spot_moves), tuple(vol_shifts))
     return ShockGrid(underlyings=grids)

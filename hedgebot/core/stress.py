@@ -24,13 +24,13 @@ its USD figure is t at today's index for a coin line.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hedgebot.core.margin_model import MarginModel
-from hedgebot.core.risk import AccountBook
+from hedgebot.core.risk import BookSnapshot
 from hedgebot.core.shocks import (
     Exposure,
     FloatArray,
@@ -40,8 +40,6 @@ from hedgebot.core.shocks import (
     exposure,
     maintenance_after,
 )
-from hedgebot.model.instruments import Instrument, InstrumentKey
-from hedgebot.model.market import Quote
 
 DAYS_PER_YEAR = 365.0
 UP_LIMIT = 1.0
@@ -187,12 +185,8 @@ def first_crossing(surplus: Surplus, moves: FloatArray) -> float | None:
 
 
 def account_stress(
+    snapshot: BookSnapshot,
     *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
     scenario: StressScenario = DEFAULT_STRESS,
     margin_models: Mapping[str, MarginModel] | None = None,
 ) -> dict[tuple[str, str], LineStress]:
@@ -202,18 +196,10 @@ def account_stress(
     equity: dict[tuple[str, str], float] = {}
     mm: dict[tuple[str, str], float] = {}
     meta: dict[tuple[str, str], tuple[MarginLine | None, float]] = {}
-    for underlying, price in index_prices.items():
+    for underlying, price in snapshot.index_prices.items():
         if not (math.isfinite(price) and price > 0):
             continue
-        exp = exposure(
-            books=books,
-            instruments=instruments,
-            quotes=quotes,
-            index_prices=index_prices,
-            now_ms=now_ms,
-            underlying=underlying,
-            margin_models=margin_models,
-        )
+        exp = exposure(snapshot, underlying=underlying, margin_models=margin_models)
         if not exp.lines:
             continue
         shifts = option_vol_shifts(exp, scenario.vol)
@@ -227,7 +213,7 @@ def account_stress(
             mm[key] = mm.get(key, 0.0) + float(after[k]) - line.margin.maintenance_margin
             meta.setdefault(key, (line, price))
     result = {}
-    for book in books:
+    for book in snapshot.books:
         for state in book.margin:
             key = (book.account, state.currency)
             moved, price = meta.get(key, (None, 1.0))

@@ -34,6 +34,7 @@ from hedgebot.core.policy import Action, Decision, PolicyInputs, decide
 from hedgebot.core.revalue import equity_of, revalue
 from hedgebot.core.risk import (
     AccountBook,
+    BookSnapshot,
     CompiledBook,
     RiskReport,
     UnderlyingRisk,
@@ -85,7 +86,7 @@ class OrderCheck:
     """The account's margin in the hedge instrument's settlement currency, if reported."""
 
 
-class Gatekeeper(Protocol):
+class GatePort(Protocol):
     """Guards and trading state: may this hedge be sent now?"""
 
     def veto(self, check: OrderCheck) -> str | None:
@@ -168,7 +169,7 @@ class Engine:
         state: BookState,
         executor: Executor,
         journal: Journal,
-        gatekeeper: Gatekeeper,
+        gatekeeper: GatePort,
         legs: Mapping[str, HedgeLeg],
         accounts: Mapping[str, AccountSpec],
         instruments: Mapping[InstrumentKey, Instrument],
@@ -743,11 +744,13 @@ class Engine:
             return {}
         try:
             return account_stress(
-                books=self.account_books(),
-                instruments=self.instruments,
-                quotes=self.state.quotes,
-                index_prices=self.index_prices(),
-                now_ms=self.clock.now_ms(),
+                BookSnapshot(
+                    books=self.account_books(),
+                    instruments=self.instruments,
+                    quotes=self.state.quotes,
+                    index_prices=self.index_prices(),
+                    now_ms=self.clock.now_ms(),
+                ),
                 scenario=self.stress,
                 margin_models=self.margin_models,
             )

@@ -198,7 +198,7 @@ class Executor(OrderListener):
             key=instrument.key,
             side=side,
             amount=amount,
-            limit_price=limit_price(instrument, quote, side, leg.slippage_bps),
+            limit_price=hedge_limit_price(instrument, quote, side, leg.slippage_bps),
             reduce_only=reduce_only,
         )
         self._journal.record_intent(request, underlying=leg.underlying, ts_ms=now)
@@ -551,7 +551,9 @@ class Executor(OrderListener):
             self.halted.pop(key, None)
 
 
-def limit_price(instrument: Instrument, quote: Quote, side: Side, slippage_bps: float) -> float:
+def hedge_limit_price(
+    instrument: Instrument, quote: Quote, side: Side, slippage_bps: float
+) -> float:
     """A limit at most `slippage_bps` away from mid, on the tick, never past that cap."""
     mid = quote.mid
     cap = mid * (1 + side.sign * slippage_bps / 10_000)

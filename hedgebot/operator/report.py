@@ -23,7 +23,7 @@ from hedgebot.core.greeks_check import Divergence, compare_deltas
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
 from hedgebot.core.margin_model import MarginModel
 from hedgebot.core.policy import BandRule, PolicyInputs
-from hedgebot.core.risk import AccountBook, RiskReport, UnderlyingRisk, assess
+from hedgebot.core.risk import BookSnapshot, RiskReport, UnderlyingRisk, assess
 from hedgebot.core.shocks import (
     DEFAULT_SPOT_MOVES,
     DEFAULT_VOL_SHIFTS,
@@ -35,8 +35,6 @@ from hedgebot.core.shocks import (
 )
 from hedgebot.core.stress import DEFAULT_STRESS, StressScenario
 from hedgebot.core.term_risk import ExpiryRisk, term_risk
-from hedgebot.model.instruments import Instrument, InstrumentKey
-from hedgebot.model.market import Quote
 
 NONE = "none"
 """Shown for a move to maintenance margin that does not happen within the searched range."""
@@ -44,12 +42,8 @@ UNKNOWN = "n/a"
 
 
 def risk_report_text(
+    snapshot: BookSnapshot,
     *,
-    books: Sequence[AccountBook],
-    instruments: Mapping[InstrumentKey, Instrument],
-    quotes: Mapping[InstrumentKey, Quote],
-    index_prices: Mapping[str, float],
-    now_ms: int,
     spot_moves: Sequence[float] = DEFAULT_SPOT_MOVES,
     vol_shifts: Sequence[float] = DEFAULT_VOL_SHIFTS,
     stress: StressScenario = DEFAULT_STRESS,
@@ -59,33 +53,18 @@ def risk_report_text(
     bands: Mapping[str, BandRule] | None = None,
 ) -> str:
     """Assess the book, its headroom and its shock grid, and render the report."""
-    risk = assess(
-        books=books,
-        instruments=instruments,
-        quotes=quotes,
-        index_prices=index_prices,
-        now_ms=now_ms,
-    )
-    headroom = account_headroom(
-        books=books,
-        instruments=instruments,
-        quotes=quotes,
-        index_prices=index_prices,
-        now_ms=now_ms,
-        stress=stress,
-        margin_models=margin_models,
-    )
+    risk = assess(snapshot)
+    headroom = account_headroom(snapshot, stress=stress, margin_models=margin_models)
     grid = shock_grid(
-        books=books,
-        instruments=instruments,
-        quotes=quotes,
-        index_prices=index_prices,
-        now_ms=now_ms,
-        spot_moves=spot_moves,
-        vol_shifts=vol_shifts,
-        margin_models=margin_models,
+        snapshot, spot_moves=spot_moves, vol_shifts=vol_shifts, margin_models=margin_models
     )
-    terms = term_risk(report=risk, instruments=instruments, quotes=quotes, vega_limits=vega_limits)
+    terms = term_risk(
+        report=risk,
+        instruments=snapshot.instruments,
+        quotes=snapshot.quotes,
+        vega_limits=vega_limits,
+    )
+    books = snapshot.books
     checked = sum(1 for b in books for p in b.positions if p.venue_delta is not None)
     return render_risk_report(
         risk=risk,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hedgebot.core.policy import PercentBand, PolicyInputs
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.model.account import MarginState, Position
 from tests.core.test_headroom import CALL, INSTRUMENTS, PUT, QUOTES
 from tests.support.sample_instruments import NOW, PERP, S
@@ -26,7 +26,13 @@ def _risk(hedge_usd: float) -> tuple[float, float]:
         ),
     )
     risk = assess(
-        books=[book], instruments=INSTRUMENTS, quotes=QUOTES, index_prices={"BTC": S}, now_ms=NOW
+        BookSnapshot(
+            books=[book],
+            instruments=INSTRUMENTS,
+            quotes=QUOTES,
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        )
     ).underlyings["BTC"]
     options = sum(
         abs(c.delta) for c in risk.contributions if c.source in (str(CALL.key), str(PUT.key))

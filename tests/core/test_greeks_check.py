@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from hedgebot.core.greeks_check import DivergenceLevel, GreeksTolerance, compare_deltas
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.model.account import Position
 from hedgebot.model.market import Quote
 from tests.core.test_size_check import _position, _recorded
@@ -21,11 +21,13 @@ def _check(position: Position, mark: float) -> tuple[object, ...]:
     )
     book = AccountBook(account="main", positions=(position,), count_collateral=False)
     report = assess(
-        books=[book],
-        instruments=instruments,
-        quotes={position.key: quote},
-        index_prices={"BTC": mark},
-        now_ms=0,
+        BookSnapshot(
+            books=[book],
+            instruments=instruments,
+            quotes={position.key: quote},
+            index_prices={"BTC": mark},
+            now_ms=0,
+        )
     )
     return compare_deltas(books=[book], report=report)
 

@@ -17,7 +17,7 @@ from hedgebot.core.headroom import (
     projected_initial_margin,
 )
 from hedgebot.core.margin_model import MarginModel
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.shocks import MarginLine
 from hedgebot.core.stress import BISECT_TOLERANCE
 from hedgebot.model.account import MarginState, Position
@@ -109,11 +109,9 @@ def headroom(*books: AccountBook, reported: bool = False) -> tuple[AccountHeadro
     """
     models = {b.account: MarginModel.REPORTED for b in books} if reported else None
     return account_headroom(
-        books=books,
-        instruments=INSTRUMENTS,
-        quotes=QUOTES,
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=books, instruments=INSTRUMENTS, quotes=QUOTES, index_prices={"BTC": S}, now_ms=NOW
+        ),
         margin_models=models,
     )
 
@@ -164,11 +162,13 @@ def hedged_straddle(mm: float) -> AccountBook:
     straddle = [(CALL.key, -10.0), (PUT.key, -10.0)]
     unhedged = book(straddle, [margin("BTC", 5.0, mm)])
     delta = assess(
-        books=[unhedged],
-        instruments=INSTRUMENTS,
-        quotes=QUOTES,
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=[unhedged],
+            instruments=INSTRUMENTS,
+            quotes=QUOTES,
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        )
     ).underlyings["BTC"]
     return book([*straddle, (PERP.key, -delta.net_delta * S)], [margin("BTC", 5.0, mm)])
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hedgebot.core.greeks import black76
 from hedgebot.core.margin_model import MarginModel
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.shocks import (
     DEFAULT_SPOT_MOVES,
     DEFAULT_VOL_SHIFTS,
@@ -105,12 +105,14 @@ def shocked(
     """Every line of every account under one shock, by 'account/currency'."""
     books, instruments, quotes = book
     result = revalue(
+        BookSnapshot(
+            books=books,
+            instruments=instruments,
+            quotes=quotes,
+            index_prices={"BTC": index},
+            now_ms=now,
+        ),
         margin_models={b.account: model for b in books},
-        books=books,
-        instruments=instruments,
-        quotes=quotes,
-        index_prices={"BTC": index},
-        now_ms=now,
         underlying="BTC",
         spot_move=x,
         vol_shift=dv,
@@ -238,11 +240,13 @@ def test_unvalued_positions_are_reported_missing() -> None:
         collateral=books[0].collateral,
     )
     result = revalue(
-        books=[book],
-        instruments=instruments | {call.key: call},
-        quotes=quotes,
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=[book],
+            instruments=instruments | {call.key: call},
+            quotes=quotes,
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        ),
         underlying="BTC",
         spot_move=0.1,
         vol_shift=0.0,
@@ -259,7 +263,9 @@ def test_short_straddle_loses_in_both_directions() -> None:
         collateral={"BTC": 5.0},
     )
     grid = shock_grid(
-        books=book[0], instruments=book[1], quotes=book[2], index_prices={"BTC": S}, now_ms=NOW
+        BookSnapshot(
+            books=book[0], instruments=book[1], quotes=book[2], index_prices={"BTC": S}, now_ms=NOW
+        )
     ).underlyings["BTC"]
     flat = DEFAULT_VOL_SHIFTS.index(0.0)
     changes = [row[flat].change for row in grid.lines[0].cells]
@@ -275,11 +281,9 @@ def test_linear_short_straddle_grid_is_concave() -> None:
     book = book_of("okx", [(call, -5.0, quote(call, S, 0.6)), (put, -5.0, quote(put, S, 0.6))])
     moves = tuple(np.linspace(-0.3, 0.3, 13))
     grid = shock_grid(
-        books=book[0],
-        instruments=book[1],
-        quotes=book[2],
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=book[0], instruments=book[1], quotes=book[2], index_prices={"BTC": S}, now_ms=NOW
+        ),
         spot_moves=moves,
     ).underlyings["BTC"]
     for j in range(len(DEFAULT_VOL_SHIFTS)):
@@ -300,7 +304,9 @@ def test_grid_cells_equal_single_revaluations() -> None:
         ],
     )
     grid = shock_grid(
-        books=book[0], instruments=book[1], quotes=book[2], index_prices={"BTC": S}, now_ms=NOW
+        BookSnapshot(
+            books=book[0], instruments=book[1], quotes=book[2], index_prices={"BTC": S}, now_ms=NOW
+        )
     ).underlyings["BTC"]
     assert len(grid.lines[0].cells) == len(DEFAULT_SPOT_MOVES)
     for i, x in enumerate(grid.spot_moves):
@@ -372,7 +378,13 @@ def net_delta(book: Book, *, index: float = S, now: int = NOW) -> float:
     """`risk.assess`'s net coin delta of the book."""
     books, instruments, quotes = book
     report = assess(
-        books=books, instruments=instruments, quotes=quotes, index_prices={"BTC": index}, now_ms=now
+        BookSnapshot(
+            books=books,
+            instruments=instruments,
+            quotes=quotes,
+            index_prices={"BTC": index},
+            now_ms=now,
+        )
     )
     return report.underlyings["BTC"].net_delta
 

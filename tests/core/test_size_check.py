@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.size_check import SIZE_TOLERANCE, disagreeing
 from hedgebot.model.account import Position
 from hedgebot.model.market import Quote
@@ -40,11 +40,13 @@ def _risk(position: Position, mark: float) -> Any:
     )
     book = AccountBook(account="main", positions=(position,), count_collateral=False)
     return assess(
-        books=[book],
-        instruments=instruments,
-        quotes={position.key: quote},
-        index_prices={"BTC": mark},
-        now_ms=0,
+        BookSnapshot(
+            books=[book],
+            instruments=instruments,
+            quotes={position.key: quote},
+            index_prices={"BTC": mark},
+            now_ms=0,
+        )
     ).underlyings["BTC"]
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from hedgebot.core.greeks import black76
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
-from hedgebot.core.margin_model import MarginModel
-from hedgebot.core.risk import AccountBook
+from hedgebot.core.margin_model import MarginModel, MarginRates
+from hedgebot.core.risk import AccountBook, BookSnapshot
 from hedgebot.core.stress import BISECT_TOLERANCE, StressScenario, TenorVolShock
 from hedgebot.model.account import MarginState, Position
 from hedgebot.model.instruments import (
@@ -26,7 +26,6 @@ from hedgebot.model.instruments import (
 from hedgebot.model.market import Quote
 from hedgebot.venues.sim.accounting import Holding
 from hedgebot.venues.sim.margin import margin_state
-from hedgebot.venues.sim.settings import MarginSettings
 
 ATM = Path(__file__).parents[1] / "data" / "deribit" / "crash_2026-02-05" / "btc_atm_options.csv"
 """ATM BTC calls of every expiry at 04:29 and 21:29 UTC on 2026-02-05 (tests/data/README.md)."""
@@ -79,7 +78,7 @@ def venue_margin(forward: float, iv: float) -> MarginState:
     holdings = [
         (i, Holding(amount=-CONTRACTS), quote(i, forward, iv)) for i in INSTRUMENTS.values()
     ]
-    return margin_state("BTC", COLLATERAL, holdings, MarginSettings())
+    return margin_state("BTC", COLLATERAL, holdings, MarginRates())
 
 
 def straddle_book(collateral: float = COLLATERAL) -> AccountBook:
@@ -106,11 +105,13 @@ def headroom(
 ) -> AccountHeadroom:
     """The single headroom row of the book."""
     [row] = account_headroom(
-        books=[book],
-        instruments=INSTRUMENTS,
-        quotes={k: quote(i, S, IV) for k, i in INSTRUMENTS.items()},
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=[book],
+            instruments=INSTRUMENTS,
+            quotes={k: quote(i, S, IV) for k, i in INSTRUMENTS.items()},
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        ),
         stress=stress,
         margin_models={"a": model},
     )
@@ -231,11 +232,13 @@ def test_account_stress_of_one_underlying_is_its_line_stress() -> None:
     book = straddle_book()
     quotes = {k: quote(i, S, IV) for k, i in INSTRUMENTS.items()}
     lines = account_stress(
-        books=[book],
-        instruments=INSTRUMENTS,
-        quotes=quotes,
-        index_prices={"BTC": S},
-        now_ms=NOW,
+        BookSnapshot(
+            books=[book],
+            instruments=INSTRUMENTS,
+            quotes=quotes,
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        ),
         scenario=StressScenario(),
     )
     row = headroom(book, StressScenario())

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.term_risk import COLLATERAL, term_risk
 from hedgebot.model.account import Position
 from tests.core.test_headroom import CALL, INSTRUMENTS, PUT, QUOTES
@@ -30,7 +30,13 @@ def test_expiries_add_up_and_carry_their_basis_and_vega_limit() -> None:
         collateral={"BTC": 3.0},
     )
     report = assess(
-        books=[book], instruments=instruments, quotes=quotes, index_prices={"BTC": S}, now_ms=NOW
+        BookSnapshot(
+            books=[book],
+            instruments=instruments,
+            quotes=quotes,
+            index_prices={"BTC": S},
+            now_ms=NOW,
+        )
     )
     rows = term_risk(
         report=report, instruments=instruments, quotes=quotes, vega_limits={"BTC": 1_000.0}

@@ -50,6 +50,7 @@ from hedgebot.operator.alerts import AlertDispatcher
 from hedgebot.operator.logs import configure_logging
 from hedgebot.operator.metrics import Metrics
 from hedgebot.operator.surface import OperatorSurface
+from hedgebot.venue_wiring import VenueHooks
 from hedgebot.venues.ports import AccountSink, Broker, MarketFeed, MarketSink
 from tests.support.daemon_harness import settings_for
 
@@ -332,15 +333,30 @@ class _Observer:
         self.views.append(((view.now_ms - self.start_ms) / 1000, view))
 
 
+def _watching(
+    schedule: Callable[[], Schedule], broker_type: type[WatchedBroker], watched: list[WatchedBroker]
+) -> VenueHooks:
+    """The venue builder's hooks: every feed corrupted by the schedule, the "main" account's
+    broker watched (and kept in `watched`). `schedule` is read when `Runtime.start` builds the
+    venues, after the runtime's clock exists."""
+
+    def watch(broker: Broker) -> Broker:
+        if broker.account != "main":
+            return broker
+        watched.append(broker_type(broker, schedule()))
+        return watched[-1]
+
+    return VenueHooks(feed=lambda feed: CorruptingFeed(feed, schedule()), broker=watch)
+
+
 async def _run(state_dir: Path, bad: BadData | None) -> Run:
     settings = settings_for(state_dir)
-    runtime = Runtime(settings, live=False, observers=[])
+    watched: list[WatchedBroker] = []
+    schedules: list[Schedule] = []
+    hooks = _watching(lambda: schedules[0], WatchedBroker, watched)
+    runtime = Runtime(settings, live=False, observers=[], hooks=hooks)
     start_ms = runtime.clock.now_ms()
-    schedule = Schedule(clock=runtime.clock, start_ms=start_ms, bad=bad)
-    for venue, feed in list(runtime.venues.feeds.items()):
-        runtime.venues.feeds[venue] = CorruptingFeed(feed, schedule)
-    broker = WatchedBroker(runtime.venues.brokers["main"], schedule)
-    runtime.venues.brokers["main"] = broker  # the executor holds this same mapping
+    schedules.append(Schedule(clock=runtime.clock, start_ms=start_ms, bad=bad))
     observer = _Observer(start_ms)
     runtime.observers.append(observer)
     events: list[tuple[float, str, Mapping[str, object]]] = []
@@ -355,7 +371,7 @@ async def _run(state_dir: Path, bad: BadData | None) -> Run:
             await runtime.run(asyncio.Event(), stop_at_ms=start_ms + int(END_S * 1000))
         except Exception as exc:  # the verdict of the "keeps running" test
             crash = exc
-    return Run(broker.submits, logs, events, observer.views, crash)
+    return Run(watched[0].submits, logs, events, observer.views, crash)
 
 
 class Runs:
@@ -460,11 +476,13 @@ class RejectingBroker(WatchedBroker):
 
 async def _rejecting_venue(state_dir: Path) -> dict[str, object]:
     settings = settings_for(state_dir)
-    runtime = Runtime(settings, live=False, observers=[])
+    watched: list[WatchedBroker] = []
+    schedules: list[Schedule] = []
+    hooks = _watching(lambda: schedules[0], RejectingBroker, watched)
+    hooks = dataclasses.replace(hooks, feed=VenueHooks().feed)  # the market data stays good
+    runtime = Runtime(settings, live=False, observers=[], hooks=hooks)
     start_ms = runtime.clock.now_ms()
-    schedule = Schedule(clock=runtime.clock, start_ms=start_ms, bad=None)
-    broker = RejectingBroker(runtime.venues.brokers["main"], schedule)
-    runtime.venues.brokers["main"] = broker
+    schedules.append(Schedule(clock=runtime.clock, start_ms=start_ms, bad=None))
     dispatcher = RecordingDispatcher()
     surface = OperatorSurface(
         settings=settings,
@@ -481,7 +499,7 @@ async def _rejecting_venue(state_dir: Path) -> dict[str, object]:
     return {
         "alerts": [alert.key for alert in dispatcher.alerts],
         "halted": sorted(runtime.gatekeeper.guard_state.halted),
-        "refused": sum(1 for _, o in broker.submits if o.key.symbol.startswith("BTC")),
+        "refused": sum(1 for _, o in watched[0].submits if o.key.symbol.startswith("BTC")),
         "max_rejects": settings.guards.max_consecutive_rejects,
     }
 

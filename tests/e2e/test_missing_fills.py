@@ -13,6 +13,7 @@ from hedgebot.app import Runtime
 from hedgebot.model.account import AccountSnapshot
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderRequest, OrderUpdate
+from hedgebot.venue_wiring import VenueHooks
 from hedgebot.venues.ports import AccountSink, Broker
 from tests.support.daemon_harness import settings_for
 
@@ -61,11 +62,17 @@ class TradeDroppingBroker:
 def test_fills_the_stream_dropped_are_journaled_once_from_rest(tmp_path: Path) -> None:
     """With a stream that loses every trade, each filled hedge order's trades still reach the
     journal (by order, over REST), each once, matching the venue's own fills."""
-    runtime = Runtime(settings_for(tmp_path), live=False, observers=[])
-    broker = TradeDroppingBroker(runtime.venues.brokers["main"])
-    runtime.venues.brokers["main"] = broker
+    dropping: list[TradeDroppingBroker] = []
+
+    def drop_trades(broker: Broker) -> Broker:
+        dropping.append(TradeDroppingBroker(broker))
+        return dropping[-1]
+
+    hooks = VenueHooks(broker=drop_trades)
+    runtime = Runtime(settings_for(tmp_path), live=False, observers=[], hooks=hooks)
     stop_at = runtime.clock.now_ms() + 1800 * 1000
     asyncio.run(runtime.run(asyncio.Event(), stop_at_ms=stop_at))
+    (broker,) = dropping  # the one account's broker, as the daemon used it
     assert sum(s.dropped for s in broker.sinks) > 0, "the stream never tried to deliver a fill"
     venue = {
         f.trade_id: (f.client_id, f.amount)

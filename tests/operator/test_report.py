@@ -6,7 +6,7 @@ import csv
 import re
 
 from hedgebot.core.headroom import account_headroom
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.shocks import DEFAULT_SPOT_MOVES, shock_grid
 from hedgebot.core.term_risk import term_risk
 from hedgebot.model.account import MarginState, Position
@@ -83,7 +83,9 @@ def report(
 ) -> str:
     """The report of `books` at 60,000."""
     return risk_report_text(
-        books=books, instruments=INSTRUMENTS, quotes=quotes, index_prices={"BTC": S}, now_ms=NOW
+        BookSnapshot(
+            books=books, instruments=INSTRUMENTS, quotes=quotes, index_prices={"BTC": S}, now_ms=NOW
+        )
     )
 
 
@@ -114,7 +116,9 @@ def test_report_lists_every_position_with_its_delta_and_method() -> None:
 def test_report_shows_the_greeks_risk_computed() -> None:
     """The greeks row carries risk's net delta in coin and USD, gamma and vega."""
     risk = assess(
-        books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices={"BTC": S}, now_ms=NOW
+        BookSnapshot(
+            books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices={"BTC": S}, now_ms=NOW
+        )
     ).underlyings["BTC"]
     row = section(report(), "GREEKS PER UNDERLYING")[3]
     assert row.split()[0] == "BTC"
@@ -174,17 +178,29 @@ def test_render_takes_the_computed_pieces() -> None:
     index = {"BTC": S}
     rendered = render_risk_report(
         risk=assess(
-            books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            BookSnapshot(
+                books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            )
         ),
         headroom=account_headroom(
-            books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            BookSnapshot(
+                books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            )
         ),
         grid=shock_grid(
-            books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            BookSnapshot(
+                books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+            )
         ),
         terms=term_risk(
             report=assess(
-                books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices=index, now_ms=NOW
+                BookSnapshot(
+                    books=BOOKS,
+                    instruments=INSTRUMENTS,
+                    quotes=QUOTES,
+                    index_prices=index,
+                    now_ms=NOW,
+                )
             ),
             instruments=INSTRUMENTS,
             quotes=QUOTES,
@@ -235,11 +251,13 @@ def test_report_of_a_real_deribit_chain() -> None:
         ),
     )
     text = risk_report_text(
-        books=[book],
-        instruments=instruments,
-        quotes=quotes,
-        index_prices={"BTC": index},
-        now_ms=now,
+        BookSnapshot(
+            books=[book],
+            instruments=instruments,
+            quotes=quotes,
+            index_prices={"BTC": index},
+            now_ms=now,
+        )
     )
     assert not re.search(r"\b(nan|inf)\b", text)
     assert text.count("deribit:BTC-") >= 40

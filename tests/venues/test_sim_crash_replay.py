@@ -35,7 +35,8 @@ from hedgebot.core.margin_alerts import (
     alert_ratio,
     step,
 )
-from hedgebot.core.risk import AccountBook, assess
+from hedgebot.core.margin_model import MarginRates as SimMargin
+from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.shocks import exposure
 from hedgebot.core.stress import TenorVolShock, stress_line
 from hedgebot.daemon.gatekeeper import Gatekeeper
@@ -52,7 +53,6 @@ from hedgebot.model.view import AccountView
 from hedgebot.venues.sim.accounts import AccountSeed
 from hedgebot.venues.sim.ledger import Ledger
 from hedgebot.venues.sim.settings import FeeSettings
-from hedgebot.venues.sim.settings import MarginSettings as SimMargin
 
 PATH = Path(__file__).parents[1] / "data" / "price_history" / "ftx_btc-perp_1m_2022-01-20_24.csv"
 IV0 = 0.60
@@ -203,7 +203,13 @@ def replay(collateral: float = COLLATERAL, *, stressed_alerts: bool = True) -> R
     )
     quotes = {k: market.quote(i) for k, i in table.items()}
     delta = assess(
-        books=[book], instruments=table, quotes=quotes, index_prices={"BTC": s0}, now_ms=start_ms
+        BookSnapshot(
+            books=[book],
+            instruments=table,
+            quotes=quotes,
+            index_prices={"BTC": s0},
+            now_ms=start_ms,
+        )
     ).underlyings["BTC"]
     perp = ledger.accounts.instrument(next(k for k, i in table.items() if i.kind is Kind.PERPETUAL))
     face = round(delta.net_delta * s0 / 10.0) * 10.0
@@ -249,11 +255,13 @@ def replay(collateral: float = COLLATERAL, *, stressed_alerts: bool = True) -> R
         )
         quotes = {k: market.quote(i) for k, i in table.items()}
         exp = exposure(
-            books=[book],
-            instruments=table,
-            quotes=quotes,
-            index_prices={"BTC": close},
-            now_ms=now_ms,
+            BookSnapshot(
+                books=[book],
+                instruments=table,
+                quotes=quotes,
+                index_prices={"BTC": close},
+                now_ms=now_ms,
+            ),
             underlying="BTC",
         )
         stressed = stress_line(exp, 0, stress)
@@ -268,11 +276,13 @@ def replay(collateral: float = COLLATERAL, *, stressed_alerts: bool = True) -> R
         if alerts.level is MarginLevel.CRITICAL and result.critical_ms is None:
             result.critical_ms = now_ms
         risk = assess(
-            books=[book],
-            instruments=table,
-            quotes=quotes,
-            index_prices={"BTC": close},
-            now_ms=now_ms,
+            BookSnapshot(
+                books=[book],
+                instruments=table,
+                quotes=quotes,
+                index_prices={"BTC": close},
+                now_ms=now_ms,
+            )
         )
         view = AccountView(
             account="a",

@@ -71,7 +71,7 @@ class OrderEntry:
         market = self._market(order.key)
         check_client_id(order.client_id, exchange_id=self._exchange_id)
         venue_amount = market.venue_order_amount(order.amount, order.limit_price)
-        price = limit_price(market, order.limit_price, order.side)
+        price = venue_limit_price(market, order.limit_price, order.side)
         params = create_params(
             order.client_id,
             exchange_id=self._exchange_id,
@@ -238,7 +238,7 @@ class OrderEntry:
         return getattr(self._exchange, "last_response_headers", None)
 
 
-def limit_price(market: VenueMarket, price: float, side: Side) -> float:
+def venue_limit_price(market: VenueMarket, price: float, side: Side) -> float:
     """`price` on the instrument's tick, never worse for us: buys round down, sells up."""
     tick = market.instrument.tick_size
     if not math.isfinite(price) or price <= 0:

@@ -10,7 +10,7 @@ margin, fees) are separate modules; only `exchange` composes them. This package 
 network I/O or read the wall clock.
 """
 
-from hedgebot.venues.sim.accounts import AccountBook, AccountSeed
+from hedgebot.venues.sim.accounts import AccountSeed, SimAccounts
 from hedgebot.venues.sim.book import BookLevel, OrderBook
 from hedgebot.venues.sim.brokerage import Desk, LedgerBroker
 from hedgebot.venues.sim.catalog import settlement_currency, sim_instrument
@@ -26,7 +26,6 @@ from hedgebot.venues.sim.settings import (
     SOL,
     BookSettings,
     FeeSettings,
-    MarginSettings,
     MarketSettings,
     UnderlyingSettings,
 )
@@ -37,7 +36,6 @@ __all__ = [
     "DEFAULT_UNDERLYINGS",
     "ETH",
     "SOL",
-    "AccountBook",
     "AccountSeed",
     "BookLevel",
     "BookSettings",
@@ -46,10 +44,10 @@ __all__ = [
     "Ledger",
     "LedgerBroker",
     "LedgerEvent",
-    "MarginSettings",
     "MarketSettings",
     "OrderBook",
     "PaperExchange",
+    "SimAccounts",
     "SimulatedExchange",
     "SyntheticMarket",
     "UnderlyingSettings",

@@ -1,6 +1,6 @@
 """Balances and positions of the accounts of one simulated or paper venue.
 
-Owns `AccountSeed` (an account's starting collateral and positions) and `AccountBook`: the
+Owns `AccountSeed` (an account's starting collateral and positions) and `SimAccounts`: the
 collateral of each account by currency, its holdings by instrument, how trades, funding and
 expiry change them (through `hedgebot.venues.sim.accounting`), and what its margin is now or would
 be after some trades (through `hedgebot.venues.sim.margin`); `liquidate` closes a currency's
@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hedgebot.core.margin_model import MarginRates
 from hedgebot.model.account import AccountSnapshot, MarginState, Position
 from hedgebot.model.instruments import Instrument, InstrumentKey
 from hedgebot.model.market import Quote
 from hedgebot.venues.sim.accounting import Holding, trade
 from hedgebot.venues.sim.catalog import settlement_currency
 from hedgebot.venues.sim.margin import PricedHolding, margin_state
-from hedgebot.venues.sim.settings import MarginSettings
 
 InstrumentResolver = Callable[[InstrumentKey], Instrument]
 """Instrument of a key; raises ValueError for keys the venue does not list."""
@@ -39,7 +39,7 @@ class AccountSeed:
     positions: Sequence[SeedPosition] = ()
 
 
-class AccountBook:
+class SimAccounts:
     """Collateral and holdings of every account, valued at the marks of a `MarkSource`."""
 
     def __init__(
@@ -48,7 +48,7 @@ class AccountBook:
         venue: str,
         instruments: InstrumentResolver,
         marks: MarkSource,
-        margin: MarginSettings,
+        margin: MarginRates,
         seeds: Mapping[str, AccountSeed],
     ) -> None:
         self.venue = venue

@@ -2,7 +2,7 @@
 
 Owns the order lifecycle, synchronously and with explicit timestamps (no clock, no I/O), so the
 same object serves the simulator (driven by synthetic books) and the paper broker (driven by real
-quotes). Balances and positions live in its `AccountBook` (`ledger.accounts`).
+quotes). Balances and positions live in its `SimAccounts` (`ledger.accounts`).
 
 * `submit` validates an `OrderRequest` (unique client id, known live instrument, the static
   checks of `hedgebot.venues.sim.ordercheck`, then margin) and acks it OPEN, or records it REJECTED
@@ -35,22 +35,23 @@ import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from hedgebot.core.margin_model import MarginRates
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind
 from hedgebot.model.orders import Fill, OrderRequest, OrderStatus, OrderUpdate, Side
 from hedgebot.venues.sim.accounting import expiry_cash, funding_cash
 from hedgebot.venues.sim.accounts import (
-    AccountBook,
     AccountSeed,
     InstrumentResolver,
     MarkSource,
     PlannedTrade,
+    SimAccounts,
 )
 from hedgebot.venues.sim.book import OrderBook, takeable
 from hedgebot.venues.sim.catalog import settlement_currency
 from hedgebot.venues.sim.fees import trade_fee
 from hedgebot.venues.sim.margin import in_liquidation
 from hedgebot.venues.sim.ordercheck import order_problem
-from hedgebot.venues.sim.settings import FeeSettings, MarginSettings
+from hedgebot.venues.sim.settings import FeeSettings
 
 BookSource = Callable[[Instrument], OrderBook | None]
 """Current depth of an instrument, None where there is none."""
@@ -112,7 +113,7 @@ class _Order:
 
 
 class Ledger:
-    """Orders and fills of every account of one venue, booked into an `AccountBook`."""
+    """Orders and fills of every account of one venue, booked into an `SimAccounts`."""
 
     def __init__(
         self,
@@ -121,7 +122,7 @@ class Ledger:
         instruments: InstrumentResolver,
         marks: MarkSource,
         fees: FeeSettings,
-        margin: MarginSettings,
+        margin: MarginRates,
         latency_ms: int,
         accounts: Mapping[str, AccountSeed],
         id_prefix: str = "",
@@ -130,7 +131,7 @@ class Ledger:
         self.id_prefix = id_prefix
         """Distinguishes this ledger's ids from an earlier instance's: a restarted simulator is a
         new venue history, and its trade ids must not collide with journaled ones."""
-        self.accounts = AccountBook(
+        self.accounts = SimAccounts(
             venue=venue, instruments=instruments, marks=marks, margin=margin, seeds=accounts
         )
         self._fees = fees

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hedgebot.core.margin_model import MarginRates
 from hedgebot.core.margin_model import requirement as core_requirement
 from hedgebot.model.account import MarginState
 from hedgebot.model.instruments import Instrument
 from hedgebot.model.market import Quote
 from hedgebot.venues.sim.accounting import Holding, mark_value
-from hedgebot.venues.sim.settings import MarginSettings
 
 PricedHolding = tuple[Instrument, Holding, Quote]
 
 
 def requirement(
-    instrument: Instrument, amount: float, quote: Quote, rules: MarginSettings
+    instrument: Instrument, amount: float, quote: Quote, rules: MarginRates
 ) -> tuple[float, float]:
     """(initial, maintenance) margin of a position of `amount` at the quote's marks."""
     return core_requirement(
@@ -44,7 +44,7 @@ def requirement(
 
 
 def margin_state(
-    currency: str, cash: float, holdings: Iterable[PricedHolding], rules: MarginSettings
+    currency: str, cash: float, holdings: Iterable[PricedHolding], rules: MarginRates
 ) -> MarginState:
     """Equity, initial and maintenance margin of one currency of an account."""
     equity, initial, maintenance = cash, 0.0, 0.0

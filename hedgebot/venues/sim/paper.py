@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from hedgebot.clock import Clock
+from hedgebot.core.margin_model import MarginRates
 from hedgebot.model.instruments import Instrument, InstrumentKey, Kind
 from hedgebot.model.market import IndexPrice, Quote
 from hedgebot.venues.sim.accounts import AccountSeed
 from hedgebot.venues.sim.book import OrderBook, book_from_quote
 from hedgebot.venues.sim.brokerage import Desk, LedgerBroker
 from hedgebot.venues.sim.ledger import Ledger
-from hedgebot.venues.sim.settings import BookSettings, FeeSettings, MarginSettings
+from hedgebot.venues.sim.settings import BookSettings, FeeSettings
 
 _MS_PER_HOUR = 3_600_000
 
@@ -42,7 +43,7 @@ class PaperExchange:
         instruments: Sequence[Instrument],
         accounts: Mapping[str, AccountSeed],
         fees: FeeSettings | None = None,
-        margin: MarginSettings | None = None,
+        margin: MarginRates | None = None,
         book: BookSettings | None = None,
         latency_ms: int = 50,
         funding_interval_hours: float = 8.0,
@@ -60,7 +61,7 @@ class PaperExchange:
             instruments=self._resolve,
             marks=self._mark,
             fees=fees or FeeSettings(),
-            margin=margin or MarginSettings(),
+            margin=margin or MarginRates(),
             latency_ms=latency_ms,
             accounts=accounts,
             id_prefix=id_prefix,

@@ -1,8 +1,9 @@
 """Settings of the simulated venue, as frozen values with defaults realistic for BTC, ETH and SOL.
 
 Owns `UnderlyingSettings` (price dynamics and contract specs of one underlying), `BookSettings`
-(spread and depth of the synthetic books), `FeeSettings`, `MarginSettings` and `MarketSettings`
-(everything together). It must not simulate anything: the modules that do read these values.
+(spread and depth of the synthetic books), `FeeSettings` and `MarketSettings` (everything
+together, with the Deribit-like standard margin: the core's `MarginRates`). It must not simulate
+anything: the modules that do read these values.
 """
 
 from __future__ import annotations
@@ -142,10 +143,6 @@ class FeeSettings:
     """An option fee never exceeds this fraction of the premium."""
 
 
-MarginSettings = MarginRates
-"""Deribit-like standard margin: the core's rates (`hedgebot.core.margin_model`)."""
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketSettings:
     """Everything the simulated venue needs besides accounts and the instruments it lists."""
@@ -164,7 +161,7 @@ class MarketSettings:
     """Streamed account snapshots are pushed at least this often, and after every fill."""
     book: BookSettings = field(default_factory=BookSettings)
     fees: FeeSettings = field(default_factory=FeeSettings)
-    margin: MarginSettings = field(default_factory=MarginSettings)
+    margin: MarginRates = field(default_factory=MarginRates)
 
     def __post_init__(self) -> None:
         if self.step_ms < 1:

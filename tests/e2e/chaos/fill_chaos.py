@@ -1,10 +1,10 @@
 """Duplicated and reordered account events, injected between the daemon's brokers and its state.
 
 The local exchange reports every fill once and in order, so these faults are made on the test
-side without touching hedgebot: `install` wraps the composition root's `Venues.open` so that,
-once the live brokers exist, each is replaced (in the very dict the executor reads) by a
-`ChaoticBroker` whose `stream` hands the real broker a `ChaoticSink` in front of the daemon's
-state. While `ChaosSwitch.enabled`:
+side without touching hedgebot: `hooks` gives the composition root's venue builder a broker hook
+(`VenueHooks.broker`), so each live broker enters the finished venue graph as a `ChaoticBroker`
+whose `stream` hands the real broker a `ChaoticSink` in front of the daemon's state. While
+`ChaosSwitch.enabled`:
 
 * DUP_FILLS: every fill is delivered, then delivered again `copies` times (at once, or
   `late_ms` apart: a late duplicate can arrive after the order settled);
@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hedgebot.app import Runtime
 from hedgebot.model.account import AccountSnapshot
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderRequest, OrderUpdate
+from hedgebot.venue_wiring import VenueHooks
 from hedgebot.venues.ports import AccountSink, Broker
 
 
@@ -156,14 +156,6 @@ class ChaoticBroker:
         return getattr(self._inner, name)
 
 
-def install(runtime: Runtime, switch: ChaosSwitch) -> None:
-    """Wrap every broker of `runtime` once the venues are open (before the streams start)."""
-    venues = runtime.venues
-    opened = venues.open
-
-    async def open_then_wrap() -> None:
-        await opened()
-        for name, broker in list(venues.brokers.items()):
-            venues.brokers[name] = ChaoticBroker(broker, switch)
-
-    venues.open = open_then_wrap
+def hooks(switch: ChaosSwitch) -> VenueHooks:
+    """The venue builder's hook that puts every broker behind the chaos of `switch`."""
+    return VenueHooks(broker=lambda broker: ChaoticBroker(broker, switch))

@@ -4,7 +4,7 @@ unmodified ccxt to the exchange on 127.0.0.1.
 Owns `InProcessDaemon`: start (waits until the start-up gates passed and the engine exists),
 liveness (the run task must not end before it is told to), the operator's resume (the reject
 scenarios' halt is lifted once the faults stopped, as an operator would), and a clean stop.
-Event chaos (`fill_chaos`) is installed here, before the brokers exist.
+Event chaos (`fill_chaos`) is given to the runtime here, as the venue builder's broker hook.
 
 It must not check invariants.
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 from hedgebot.app import Runtime
 from hedgebot.clock import WallClock
 from hedgebot.config import load_settings
+from hedgebot.venue_wiring import VenueHooks
 from hedgebot_localvenues.deribit.server import DeribitSimServer
-from tests.e2e.chaos.fill_chaos import ChaosSwitch, install
+from tests.e2e.chaos.fill_chaos import ChaosSwitch, hooks
 from tests.e2e.chaos.rig import CONFIG, daemon_environ
 from tests.e2e.chaos.scenarios import IN_PROCESS_ONLY, Scenario
 
@@ -34,9 +35,8 @@ class InProcessDaemon:
         self, server: DeribitSimServer, scenario: Scenario, state_dir: Path, switch: ChaosSwitch
     ) -> None:
         settings = load_settings(CONFIG, environ=daemon_environ(server, state_dir, scenario))
-        self.runtime = Runtime(settings, live=True, observers=[])
-        if scenario.kinds & IN_PROCESS_ONLY:
-            install(self.runtime, switch)
+        chaos = hooks(switch) if scenario.kinds & IN_PROCESS_ONLY else VenueHooks()
+        self.runtime = Runtime(settings, live=True, observers=[], hooks=chaos)
         self.journal_path = state_dir / "journal-live.sqlite"
         self.problems: list[str] = []
         self.restarts = 0
