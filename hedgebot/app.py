@@ -163,11 +163,11 @@ def _sim_underlyings(settings: Settings) -> tuple[UnderlyingSettings, ...]:
     return tuple(result)
 
 
-def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) -> BandRule:
+def band_rule(band: cfg.BandSettings) -> BandRule:
     """The policy's band for a configured band."""
-    if isinstance(band, cfg.FixedBand):
+    if isinstance(band, cfg.FixedBandSettings):
         return FixedBand(band.half_width)
-    if isinstance(band, cfg.PercentBand):
+    if isinstance(band, cfg.PercentBandSettings):
         return PercentBand(percent=band.percent, minimum=band.minimum, maximum=band.maximum)
     return WhalleyWilmottBand(
         risk_aversion=band.risk_aversion,

@@ -112,14 +112,14 @@ class AccountSettings(Section):
     """Paper mode: start from the real account's positions (read-only keys), not `positions`."""
 
 
-class FixedBand(Section):
+class FixedBandSettings(Section):
     """A band of constant half-width in coin."""
 
     kind: Literal["fixed"] = "fixed"
     half_width: float = Field(gt=0)
 
 
-class PercentBand(Section):
+class PercentBandSettings(Section):
     """A band of half-width `percent` of the book's gross delta, clamped to [minimum, maximum]."""
 
     kind: Literal["percent"]
@@ -128,13 +128,13 @@ class PercentBand(Section):
     maximum: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> PercentBand:
+    def _ordered(self) -> PercentBandSettings:
         if self.minimum > self.maximum:
             raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
         return self
 
 
-class WhalleyWilmottBand(Section):
+class WhalleyWilmottBandSettings(Section):
     """Whalley–Wilmott band: H = (3/2 · κ · S · Γ² / γ)^(1/3), clamped to [minimum, maximum]."""
 
     kind: Literal["whalley_wilmott"]
@@ -146,13 +146,16 @@ class WhalleyWilmottBand(Section):
     maximum: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> WhalleyWilmottBand:
+    def _ordered(self) -> WhalleyWilmottBandSettings:
         if self.minimum > self.maximum:
             raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
         return self
 
 
-BandSettings = Annotated[FixedBand | PercentBand | WhalleyWilmottBand, Field(discriminator="kind")]
+BandSettings = Annotated[
+    FixedBandSettings | PercentBandSettings | WhalleyWilmottBandSettings,
+    Field(discriminator="kind"),
+]
 
 
 class HedgeSettings(Section):
