@@ -170,6 +170,7 @@ def band_rule(band: cfg.BandSettings) -> BandRule:
     if isinstance(band, cfg.PercentBandSettings):
         return PercentBand(percent=band.percent, minimum=band.minimum, maximum=band.maximum)
     return WhalleyWilmottBand(
+        relative_risk_aversion=band.chosen_relative_risk_aversion,
         risk_aversion=band.risk_aversion,
         cost=band.cost_bps / 10_000,
         minimum=band.minimum,
