@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hedgebot.app import _symbols_by_venue, band_rule, build_venues
+from hedgebot.app import _symbols_by_venue, build_venues, hedge_rule
 from hedgebot.config import Settings, load_settings
 from hedgebot.core.risk import AccountBook
 from hedgebot.daemon.startup import await_market_data, load_instruments, reconcile_accounts
@@ -145,7 +145,7 @@ async def _report(settings: Settings) -> str:
             margin_models=dict.fromkeys(settings.accounts, model),
             source=source.header,
             vega_limits=dict(settings.vega_limits),
-            bands={u: band_rule(h.band) for u, h in settings.hedges.items()},
+            hedges={u: hedge_rule(h) for u, h in settings.hedges.items()},
         )
     finally:
         for task in tasks:
