@@ -68,7 +68,7 @@ def book_and_policies() -> tuple[BacktestBook, list[Policy]]:
                 cooldown_ms=rule.cooldown_ms,
             ),
         ),
-        *whalley_wilmott(rule, [1e-4, 1e-3], cost_bps=6.0, to=RebalanceTo.EDGE),
+        *whalley_wilmott(rule, [10.0, 100.0], cost_bps=6.0, to=RebalanceTo.EDGE),
     ]
     return book, policies
 

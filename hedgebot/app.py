@@ -120,13 +120,14 @@ def report_mode(settings: Settings) -> VenueMode:
     return venue_mode(settings, live=False)
 
 
-def band_rule(band: cfg.FixedBand | cfg.PercentBand | cfg.WhalleyWilmottBand) -> BandRule:
+def band_rule(band: cfg.BandSettings) -> BandRule:
     """The policy's band for a configured band."""
-    if isinstance(band, cfg.FixedBand):
+    if isinstance(band, cfg.FixedBandSettings):
         return FixedBand(band.half_width)
-    if isinstance(band, cfg.PercentBand):
+    if isinstance(band, cfg.PercentBandSettings):
         return PercentBand(percent=band.percent, minimum=band.minimum, maximum=band.maximum)
     return WhalleyWilmottBand(
+        relative_risk_aversion=band.chosen_relative_risk_aversion,
         risk_aversion=band.risk_aversion,
         cost=band.cost_bps / 10_000,
         minimum=band.minimum,

@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from hedgebot.core.greeks_check import GreeksTolerance
 from hedgebot.core.margin_model import MarginModel
+from hedgebot.core.policy import DEFAULT_COST_BPS, DEFAULT_RELATIVE_RISK_AVERSION
 from hedgebot.core.stress import StressScenario, TenorVolShock
 from hedgebot.model.errors import ConfigError
 
@@ -112,14 +113,14 @@ class AccountSettings(Section):
     """Paper mode: start from the real account's positions (read-only keys), not `positions`."""
 
 
-class FixedBand(Section):
+class FixedBandSettings(Section):
     """A band of constant half-width in coin."""
 
     kind: Literal["fixed"] = "fixed"
     half_width: float = Field(gt=0)
 
 
-class PercentBand(Section):
+class PercentBandSettings(Section):
     """A band of half-width `percent` of the book's gross delta, clamped to [minimum, maximum]."""
 
     kind: Literal["percent"]
@@ -128,31 +129,53 @@ class PercentBand(Section):
     maximum: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> PercentBand:
+    def _ordered(self) -> PercentBandSettings:
         if self.minimum > self.maximum:
             raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
         return self
 
 
-class WhalleyWilmottBand(Section):
-    """Whalley–Wilmott band: H = (3/2 · κ · S · Γ² / γ)^(1/3), clamped to [minimum, maximum]."""
+class WhalleyWilmottBandSettings(Section):
+    """Whalley–Wilmott band: H = (3/2 · κ · S · Γ² / γ)^(1/3), clamped to [minimum, maximum].
+
+    The risk aversion is `relative_risk_aversion` A (γ = A / (options' gross delta × S): the
+    same A is the same band relative to the options' delta whatever the book's size; default
+    `DEFAULT_RELATIVE_RISK_AVERSION`) or, as configs written before A existed say,
+    `risk_aversion` γ per USD. Not both."""
 
     kind: Literal["whalley_wilmott"]
-    risk_aversion: float = Field(gt=0)
-    """γ, per USD."""
-    cost_bps: float = Field(gt=0)
-    """κ, the one-way proportional cost in basis points."""
+    relative_risk_aversion: float | None = Field(default=None, gt=0)
+    """A, per USD of the options' delta notional (γ × options' gross delta × S)."""
+    risk_aversion: float | None = Field(default=None, gt=0)
+    """γ, per USD of P&L (must scale with the book; prefer `relative_risk_aversion`)."""
+    cost_bps: float = Field(default=DEFAULT_COST_BPS, gt=0)
+    """κ, the one-way proportional cost of a hedge trade in basis points of its notional."""
     minimum: float = Field(gt=0)
     maximum: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> WhalleyWilmottBand:
+    def _ordered(self) -> WhalleyWilmottBandSettings:
+        if self.relative_risk_aversion is not None and self.risk_aversion is not None:
+            raise ValueError(
+                "give relative_risk_aversion (per USD of the options' delta notional) or "
+                "risk_aversion (per USD), not both"
+            )
         if self.minimum > self.maximum:
             raise ValueError(f"minimum ({self.minimum}) must not exceed maximum ({self.maximum})")
         return self
 
+    @property
+    def chosen_relative_risk_aversion(self) -> float | None:
+        """A as configured, the default A when neither is given, None when γ is given."""
+        if self.risk_aversion is not None:
+            return None
+        return self.relative_risk_aversion or DEFAULT_RELATIVE_RISK_AVERSION
 
-BandSettings = Annotated[FixedBand | PercentBand | WhalleyWilmottBand, Field(discriminator="kind")]
+
+BandSettings = Annotated[
+    FixedBandSettings | PercentBandSettings | WhalleyWilmottBandSettings,
+    Field(discriminator="kind"),
+]
 
 
 class HedgeSettings(Section):

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from hedgebot.app import band_rule, report_mode
+from hedgebot.app import hedge_rule, report_mode
 from hedgebot.config import Settings, load_settings
 from hedgebot.core.risk import AccountBook, BookSnapshot
 from hedgebot.daemon.startup import await_market_data, load_instruments, reconcile_accounts
@@ -124,7 +124,7 @@ async def _report(settings: Settings) -> str:
             margin_models=dict.fromkeys(settings.accounts, model),
             source=_header(settings, mode),
             vega_limits=dict(settings.vega_limits),
-            bands={u: band_rule(h.band) for u, h in settings.hedges.items()},
+            hedges={u: hedge_rule(h) for u, h in settings.hedges.items()},
         )
     finally:
         for task in tasks:

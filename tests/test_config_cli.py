@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from hedgebot.app import band_rule
 from hedgebot.cli import EX_CONFIG, main
 from hedgebot.config import load_settings
+from hedgebot.core.policy import WhalleyWilmottBand
 
 DEFAULT = Path(__file__).resolve().parents[1] / "config" / "hedgebot.toml"
 
@@ -47,6 +49,13 @@ def test_default_config_is_valid_and_printed(capsys: pytest.CaptureFixture[str])
         ('account = "main"', 'account = "nope"', "no account named 'nope'"),
         ("[venues.sim]", '[venues.sim]\napi_key = "abc"', "venues.sim.api_key: secrets are never"),
         ("half_width = 0.25", "half_width = -1", "hedges.BTC.band.half_width"),
+        (
+            'band = { kind = "fixed", half_width = 0.25 }',
+            'band = { kind = "whalley_wilmott", relative_risk_aversion = 100, '
+            "risk_aversion = 0.001, minimum = 0.01, maximum = 5 }",
+            "hedges.BTC.band: give relative_risk_aversion (per USD of the options' delta "
+            "notional) or risk_aversion (per USD), not both",
+        ),
     ],
 )
 def test_invalid_config_exits_78_with_one_line_naming_the_key(
@@ -58,6 +67,30 @@ def test_invalid_config_exits_78_with_one_line_naming_the_key(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert expected in err[0]
+
+
+WW = 'band = {{ kind = "whalley_wilmott", {keys}minimum = 0.01, maximum = 5 }}'
+
+
+@pytest.mark.parametrize(
+    ("keys", "relative", "per_usd", "cost"),
+    [
+        ("", 100.0, None, 6e-4),  # the documented defaults
+        ("relative_risk_aversion = 10, cost_bps = 3, ", 10.0, None, 3e-4),
+        ("risk_aversion = 0.0003, cost_bps = 6, ", None, 3e-4, 6e-4),  # a config from before A
+    ],
+)
+def test_whalley_wilmott_band_keys(
+    tmp_path: Path, keys: str, relative: float | None, per_usd: float | None, cost: float
+) -> None:
+    """relative_risk_aversion and cost_bps have defaults; risk_aversion (per USD) still works."""
+    text = _default_with('band = { kind = "fixed", half_width = 0.25 }', WW.format(keys=keys))
+    settings = load_settings(_write(tmp_path, text))
+    band = band_rule(settings.hedges["BTC"].band)
+    assert isinstance(band, WhalleyWilmottBand)
+    assert band.relative_risk_aversion == relative
+    assert band.risk_aversion == per_usd
+    assert band.cost == pytest.approx(cost)
 
 
 def test_missing_file_exits_78(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -126,7 +126,7 @@ def revalue(book: BacktestBook, market: MarketPaths, *, rate: float = 0.0) -> Bo
     times = market.start_ms + market.step_ms * np.arange(shape[1], dtype=np.float64)
     value = np.zeros(shape)
     delta = np.full(shape, book.static_coin) + book.inverse_face_usd / spot
-    gross = np.abs(delta)
+    gross = np.zeros(shape)  # the options' gross delta, as `UnderlyingRisk.gross_delta`
     gamma = -book.inverse_face_usd / (spot * spot)
     vega = np.zeros(shape)
     theta = np.zeros(shape)

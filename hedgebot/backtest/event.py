@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 
 from hedgebot.backtest.book import BacktestBook, BookPaths
-from hedgebot.backtest.outcome import CostModel, Outcome
+from hedgebot.backtest.outcome import CostModel, Outcome, band_share
 from hedgebot.core.guards import (
     GuardLimits,
     GuardState,
@@ -47,6 +47,7 @@ def run_event(
     trades = np.zeros(n, dtype=np.int64)
     vetoes = np.zeros(n, dtype=np.int64)
     outside = np.zeros(n, dtype=np.int64)
+    bands = np.zeros((n, steps))
     orders = np.zeros((n, steps)) if record else None
     funding_rate = costs.funding_per_step(paths.market.step_ms)
     for p in range(n):
@@ -66,7 +67,7 @@ def run_event(
                 underlying=book.underlying,
                 now_ms=now_ms,
                 net_delta=delta[t] + position,
-                gross_delta=gross[t] + abs(position),
+                gross_delta=gross[t],
                 gamma=gamma[t],
                 price=price,
                 hedge_position=position,
@@ -77,6 +78,7 @@ def run_event(
             decision = decide(rule, inputs)
             if abs(decision.gap) > decision.band:
                 outside[p] += 1
+            bands[p, t] = decision.band
             if decision.action is Action.HEDGE and guards is not None:
                 verdict = check_order(
                     guards,
@@ -132,6 +134,7 @@ def run_event(
         funding=columns["funding"],
         trades=trades,
         outside_steps=outside,
+        band_share=band_share(bands, paths.gross[:, :steps]),
         max_drawdown=columns["dd"],
         final_position=columns["position"],
         vetoes=vetoes,

@@ -40,6 +40,16 @@ class CostModel:
         return self.funding_rate_8h * step_ms / FUNDING_PERIOD_MS
 
 
+def band_share(bands: FloatArray, gross: FloatArray) -> FloatArray:
+    """Per path, the mean over the steps with options of half-width / options' gross delta
+    (nan on a path without options): how wide the band ran relative to the options' delta."""
+    has_options = gross > 0
+    shares = np.where(has_options, bands / np.where(has_options, gross, 1.0), 0.0)
+    counts = has_options.sum(axis=1)
+    result: FloatArray = np.where(counts > 0, shares.sum(axis=1) / np.maximum(counts, 1), np.nan)
+    return result
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """One policy on every path; every array has one value per path, in USD unless stated."""
@@ -51,6 +61,9 @@ class Outcome:
     funding: FloatArray
     trades: NDArray[np.int64]
     outside_steps: NDArray[np.int64]
+    band_share: FloatArray
+    """Mean over the steps of the band's half-width in the options' gross delta (nan without
+    options)."""
     max_drawdown: FloatArray
     final_position: FloatArray
     """Hedge position at the end, in coin."""

@@ -8,8 +8,9 @@ Owns `Policy` (a name, a rule and, for calibration, the config band it stands fo
   neutral every N minutes (whole lots);
 * ``configured``: the daemon's own rule from the config, unchanged;
 * fixed bands at multiples of the configured width, to the edge and to the target;
-* percent bands of the book's gross delta;
-* Whalley–Wilmott bands over a grid of risk aversions at the backtest's cost.
+* percent bands of the options' gross delta;
+* Whalley–Wilmott bands over a grid of relative risk aversions A (γ = A / (options' gross
+  delta × S), `hedgebot.core.policy.WhalleyWilmottBand`) at the backtest's cost.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from hedgebot.core.policy import (
 
 MINUTE_MS = 60_000
 DEFAULT_CLOCK_MINUTES = (15, 60, 240)
-DEFAULT_RISK_AVERSIONS = (1e-5, 1e-4, 1e-3, 1e-2)
+DEFAULT_RELATIVE_RISK_AVERSIONS = (1.0, 10.0, 100.0, 1_000.0, 10_000.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,8 +54,13 @@ def band_toml(band: BandRule, rebalance_to: RebalanceTo) -> str | None:
             f"minimum = {band.minimum:.6g}, maximum = {band.maximum:.6g} }}\n{to}"
         )
     if isinstance(band, WhalleyWilmottBand):
+        aversion = (
+            f"relative_risk_aversion = {band.relative_risk_aversion:.6g}"
+            if band.relative_risk_aversion is not None
+            else f"risk_aversion = {band.risk_aversion:.6g}"
+        )
         return (
-            f'band = {{ kind = "whalley_wilmott", risk_aversion = {band.risk_aversion:.6g}, '
+            f'band = {{ kind = "whalley_wilmott", {aversion}, '
             f"cost_bps = {band.cost * 10_000:.6g}, minimum = {band.minimum:.6g}, "
             f"maximum = {band.maximum:.6g} }}\n{to}"
         )
@@ -83,22 +89,23 @@ def no_hedge(base: HedgeRule) -> Policy:
 
 
 def whalley_wilmott(
-    base: HedgeRule, risk_aversions: Sequence[float], *, cost_bps: float, to: RebalanceTo
+    base: HedgeRule, relative_risk_aversions: Sequence[float], *, cost_bps: float, to: RebalanceTo
 ) -> list[Policy]:
-    """Whalley–Wilmott bands at each risk aversion, clamped to [min order, max position]."""
+    """Whalley–Wilmott bands at each relative risk aversion A, clamped to [min order, max
+    position]."""
     return [
         _band_policy(
-            f"ww γ={gamma:g} {to.value}",
+            f"ww A={aversion:g} {to.value}",
             base,
             WhalleyWilmottBand(
-                risk_aversion=gamma,
+                relative_risk_aversion=aversion,
                 cost=cost_bps / 10_000.0,
                 minimum=base.min_order,
                 maximum=base.max_position,
             ),
             to,
         )
-        for gamma in risk_aversions
+        for aversion in relative_risk_aversions
     ]
 
 
@@ -126,12 +133,13 @@ def policy_grid(base: HedgeRule, *, cost_bps: float, reference_width: float) -> 
         )
     )
     policies += whalley_wilmott(
-        base, DEFAULT_RISK_AVERSIONS, cost_bps=cost_bps, to=RebalanceTo.EDGE
+        base, DEFAULT_RELATIVE_RISK_AVERSIONS, cost_bps=cost_bps, to=RebalanceTo.EDGE
     )
     return policies
 
 
 def calibration_grid(base: HedgeRule, *, cost_bps: float) -> list[Policy]:
-    """Whalley–Wilmott bands over a fine grid of risk aversions (1e-6 to 1e-1), to the edge."""
-    gammas = [10 ** (k / 4) for k in range(-24, -3)]
-    return whalley_wilmott(base, gammas, cost_bps=cost_bps, to=RebalanceTo.EDGE)
+    """Whalley–Wilmott bands over a fine grid of relative risk aversions (A = 0.1 to 10^5, four
+    per decade), to the edge."""
+    aversions = [10 ** (k / 4) for k in range(-4, 21)]
+    return whalley_wilmott(base, aversions, cost_bps=cost_bps, to=RebalanceTo.EDGE)

@@ -33,6 +33,8 @@ _COLUMNS = (
     ("effectiveness", "effect.", "{:>7.3f}"),
     ("trades", "trades", "{:>7.1f}"),
     ("outside_band", "outside", "{:>7.1%}"),
+    ("trades_per_day", "trades/d", "{:>8.1f}"),
+    ("band_share", "band/Δopt", "{:>9.1%}"),
 )
 
 

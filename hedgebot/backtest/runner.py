@@ -8,11 +8,13 @@ band and on the event engine otherwise (or as asked), with a progress bar on a t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TextIO
 
+import numpy as np
 from tqdm import tqdm
 
 from hedgebot.backtest.book import BacktestBook, BookPaths
@@ -41,6 +43,12 @@ class PolicyResult:
     stats: PnlStats
     engine: EngineChoice
     steps: int
+    step_ms: int
+
+    @property
+    def days(self) -> float:
+        """The horizon of every path, in days."""
+        return self.steps * self.step_ms / 86_400_000
 
     def row(self) -> dict[str, float | str]:
         """The figures of the frontier table (USD means per path unless named otherwise)."""
@@ -61,6 +69,10 @@ class PolicyResult:
             "effectiveness": s.effectiveness,
             "trades": float(o.trades.mean()),
             "outside_band": float(o.outside_steps.mean()) / self.steps,
+            "band_share": float(np.nanmean(o.band_share))
+            if np.isfinite(o.band_share).any()
+            else math.nan,
+            "trades_per_day": float(o.trades.mean()) / self.days,
             "guard_vetoes": float(o.vetoes.mean()),
             "engine": self.engine.value,
         }
@@ -113,6 +125,7 @@ def run_policies(
                 stats=outcome.stats(paths),
                 engine=use,
                 steps=paths.market.steps,
+                step_ms=paths.market.step_ms,
             )
         )
     return results

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hedgebot.backtest.book import BacktestBook, BookPaths
-from hedgebot.backtest.outcome import CostModel, Outcome
+from hedgebot.backtest.outcome import CostModel, Outcome, band_share
 from hedgebot.core.pnl_stats import DrawdownTracker
 from hedgebot.core.policy import FixedBand, HedgeRule, PercentBand, RebalanceTo, WhalleyWilmottBand
 from hedgebot.model.instruments import Instrument
@@ -39,8 +39,7 @@ def _half_width(
     if isinstance(band, PercentBand):
         return np.minimum(band.maximum, np.maximum(band.minimum, gross * band.percent / 100.0))
     if isinstance(band, WhalleyWilmottBand):
-        raw = np.cbrt(1.5 * band.cost * price * gamma**2 / band.risk_aversion)
-        return np.minimum(band.maximum, np.maximum(band.minimum, raw))
+        return band.widths(gross, gamma, price)
     raise TypeError(f"the vectorised engine does not know {type(band).__name__}")
 
 
@@ -95,6 +94,7 @@ def run_vectorised(
     drawdown = DrawdownTracker(n)
     trades = np.zeros(n, dtype=np.int64)
     outside = np.zeros(n, dtype=np.int64)
+    bands = np.zeros((n, steps))
     last_hedge = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
     never = last_hedge.copy()
     orders = np.zeros((n, steps)) if record else None
@@ -104,7 +104,8 @@ def run_vectorised(
         price = spot[:, t]
         now_ms = market.start_ms + t * market.step_ms
         gap = paths.delta[:, t] + position - rule.target
-        band = _half_width(rule, paths.gross[:, t] + np.abs(position), paths.gamma[:, t], price)
+        band = _half_width(rule, paths.gross[:, t], paths.gamma[:, t], price)
+        bands[:, t] = band
         out = np.abs(gap) > band
         outside += out
         cooled = (last_hedge == never) | (now_ms - last_hedge >= rule.cooldown_ms)
@@ -133,6 +134,7 @@ def run_vectorised(
         funding=funding,
         trades=trades,
         outside_steps=outside,
+        band_share=band_share(bands, paths.gross[:, :steps]),
         max_drawdown=drawdown.worst,
         final_position=position,
         vetoes=np.zeros(n, dtype=np.int64),

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from hedgebot.model.trading import ReasonCode
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,25 +79,73 @@ class PercentBand:
         return min(self.maximum, max(self.minimum, inputs.gross_delta * self.percent / 100.0))
 
 
-@dataclass(frozen=True, slots=True)
+DEFAULT_RELATIVE_RISK_AVERSION = 100.0
+"""A of the Whalley–Wilmott band when a config names neither A nor γ (README "Bands": about
+6 % of the options' delta on the default book, a few rebalances a day)."""
+DEFAULT_COST_BPS = 6.0
+"""κ of the Whalley–Wilmott band when a config names none: a 5 bp taker fee (the simulated and
+Deribit perpetual taker rate) plus a 1 bp half spread, the backtest's default one-way cost."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WhalleyWilmottBand:
     """Whalley–Wilmott: H = (3/2 · κ · S · Γ² / γ)^(1/3) (r ≈ 0), clamped to [minimum, maximum].
 
-    κ is the proportional cost (bps / 10^4), γ the risk aversion in 1/USD, Γ in coin/USD: H is
-    in coin and grows as Γ^(2/3), i.e. the band is WIDER where gamma is larger (rebalancing a
-    high-gamma book often costs more than the variance it removes). γ is per USD of P&L, so a book
-    twice the size needs half the γ for the same band relative to its delta (docs/conventions.md).
+    κ is the one-way proportional cost (bps / 10^4), Γ the book's gamma in coin/USD, S the
+    price. H is in coin and grows as Γ^(2/3): the band is WIDER where gamma is larger
+    (rebalancing a high-gamma book often costs more than the variance it removes).
+
+    The risk aversion γ (per USD of P&L) is either given as such (`risk_aversion`, which must
+    shrink as the book grows) or, normalised by the book's size, as the relative risk aversion
+    A (`relative_risk_aversion`): γ = A / (G · S), G the options' gross delta in coin, i.e. A
+    per USD of the options' delta notional. Then (H / G)³ = 3/2 · κ · (S·Γ / G)² / A, which does
+    not change with the size of the book: a given A is the same band, in % of the options'
+    delta, for one straddle or a thousand. Exactly one of the two is set.
     """
 
-    risk_aversion: float
     cost: float
     minimum: float
     maximum: float
+    relative_risk_aversion: float | None = None
+    risk_aversion: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.relative_risk_aversion is None) == (self.risk_aversion is None):
+            raise ValueError("give exactly one of relative_risk_aversion and risk_aversion")
+
+    def widths(self, gross: ArrayLike, gamma: ArrayLike, price: ArrayLike) -> FloatArray:
+        """H for each (options' gross delta, gamma, price), clamped; the one formula both the
+        policy and the vectorised backtest use. Without options (G = 0) under the relative
+        risk aversion, H is the minimum."""
+        g = np.asarray(gross, dtype=np.float64)
+        s = np.asarray(price, dtype=np.float64)
+        numerator = 1.5 * self.cost * s * np.square(np.asarray(gamma, dtype=np.float64))
+        if self.risk_aversion is not None:
+            raw = np.cbrt(numerator / self.risk_aversion)
+        else:
+            assert self.relative_risk_aversion is not None
+            raw = np.cbrt(numerator * g * s / self.relative_risk_aversion)
+        result: FloatArray = np.minimum(self.maximum, np.maximum(self.minimum, raw))
+        return result
 
     def half_width(self, inputs: PolicyInputs) -> float:
         """Wider where gamma is larger (H ∝ Γ^(2/3)), clamped."""
-        raw = math.cbrt(1.5 * self.cost * inputs.price * inputs.gamma**2 / self.risk_aversion)
-        return min(self.maximum, max(self.minimum, raw))
+        return float(self.widths(inputs.gross_delta, inputs.gamma, inputs.price))
+
+
+def moves_to_band_edge(gap: float, gamma: float, half_width: float) -> tuple[float, float] | None:
+    """The price moves dS (USD, down first) at which the delta reaches the band's edges.
+
+    Solves gap + Γ·dS = ±H with `gap` the net delta's distance from the target now: the
+    delta a price move adds is Γ·dS to first order. None without gamma (delta does not move
+    with the price) or when the delta is outside the band already (no move reaches an edge
+    from inside). The down move is negative, the up move positive.
+    """
+    if gamma == 0.0 or abs(gap) > half_width:
+        return None
+    first = (half_width - gap) / gamma
+    second = (-half_width - gap) / gamma
+    return min(first, second), max(first, second)
 
 
 class RebalanceTo(StrEnum):

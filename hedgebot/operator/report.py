@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from hedgebot.core.greeks_check import Divergence, compare_deltas
 from hedgebot.core.headroom import AccountHeadroom, account_headroom
 from hedgebot.core.margin_model import MarginModel
-from hedgebot.core.policy import BandRule, PolicyInputs
+from hedgebot.core.policy import HedgeRule, PolicyInputs, moves_to_band_edge
 from hedgebot.core.risk import BookSnapshot, RiskReport, UnderlyingRisk, assess
 from hedgebot.core.shocks import (
     DEFAULT_SPOT_MOVES,
@@ -50,9 +50,10 @@ def risk_report_text(
     margin_models: Mapping[str, MarginModel] | None = None,
     source: str = "",
     vega_limits: Mapping[str, float] | None = None,
-    bands: Mapping[str, BandRule] | None = None,
+    hedges: Mapping[str, HedgeRule] | None = None,
 ) -> str:
-    """Assess the book, its headroom and its shock grid, and render the report."""
+    """Assess the book, its headroom and its shock grid, and render the report (`hedges`: the
+    hedged underlyings' rules, whose bands the report shows)."""
     risk = assess(snapshot)
     headroom = account_headroom(snapshot, stress=stress, margin_models=margin_models)
     grid = shock_grid(
@@ -74,16 +75,16 @@ def risk_report_text(
         stress=stress,
         terms=terms,
         divergences=(checked, compare_deltas(books=books, report=risk)),
-        bands=_band_rows(risk, bands or {}),
+        bands=_band_rows(risk, hedges or {}),
     )
 
 
-def _band_rows(risk: RiskReport, bands: Mapping[str, BandRule]) -> list[list[str]]:
-    """Each hedged underlying's band now: half-width in coin and USD, and the move of the
-    underlying that takes a freshly hedged book (net delta at target) to the band's edge,
-    |Γ|·S·x = H (none without gamma)."""
+def _band_rows(risk: RiskReport, hedges: Mapping[str, HedgeRule]) -> list[list[str]]:
+    """Each hedged underlying's band now: half-width in coin and USD, the net delta's distance
+    from the target, and the price moves down and up, in % of the price, that bring the delta
+    to the band's edges (`hedgebot.core.policy.moves_to_band_edge`: gap + Γ·dS = ±H)."""
     rows = []
-    for underlying, rule in bands.items():
+    for underlying, rule in hedges.items():
         u = risk.underlyings.get(underlying)
         if u is None or u.price <= 0:
             continue
@@ -99,16 +100,25 @@ def _band_rows(risk: RiskReport, bands: Mapping[str, BandRule]) -> list[list[str
             order_in_flight=False,
             last_hedge_ms=None,
         )
-        width = rule.half_width(inputs)
-        move = width / (abs(u.gamma) * u.price) if u.gamma else None
+        width = rule.band.half_width(inputs)
+        gap = u.net_delta - rule.target
+        moves = moves_to_band_edge(gap, u.gamma, width)
+        if moves is not None:
+            down, up = (f"{move / u.price * 100:+.2f}%" for move in moves)
+        elif abs(gap) > width:
+            down = up = "outside now"
+        else:
+            down = up = NONE  # no gamma: a price move does not change the delta
         rows.append(
             [
                 underlying,
-                type(rule).__name__,
+                type(rule.band).__name__,
                 _num(width, 4),
                 _num(width * u.price, 2),
                 _num(u.gross_delta, 4),
-                NONE if move is None else f"±{move * 100:.2f}%",
+                _num(gap, 4),
+                down,
+                up,
             ]
         )
     return rows
@@ -194,9 +204,11 @@ def _bands(rows: Sequence[Sequence[str]]) -> list[str]:
         "half-width (coin)",
         "half-width (USD)",
         "options gross delta (coin)",
-        "move to the edge",
+        "delta - target (coin)",
+        "price move down to an edge",
+        "price move up to an edge",
     ]
-    title = "HEDGE BANDS (width now; the price move that takes a hedged book to the edge)"
+    title = "HEDGE BANDS (width now; the price moves that bring the delta to the band's edges)"
     return [title, *_table(header, rows, left=(0, 1))]
 
 

@@ -485,6 +485,9 @@ class BybitServer:
                     continue
                 mark = self.ledger.marks.get(symbol, leg.entry)
                 value = abs(leg.amount) * mark
+                # Bybit's positionValue is size × entry price (not the mark), as real payloads
+                # show (tests/data/bybit/positions.json: 0.5 × 50,000 = 25,000 at mark 50,500)
+                entry_value = abs(leg.amount) * leg.entry
                 rows.append(
                     {
                         "positionIdx": 0,
@@ -494,7 +497,7 @@ class BybitServer:
                         "side": "Buy" if leg.amount > 0 else "Sell",
                         "size": num(abs(leg.amount)),
                         "avgPrice": num(leg.entry),
-                        "positionValue": num(value),
+                        "positionValue": num(entry_value),
                         "tradeMode": 0,
                         "positionStatus": "Normal",
                         "autoAddMargin": 0,

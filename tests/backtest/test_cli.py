@@ -256,6 +256,6 @@ def test_the_tables_in_the_docs_are_what_the_commands_print(
     docs = (ROOT / "docs" / "backtest.md").read_text()
     blocks = re.findall(r"```\n(policy .*?)```", docs, flags=re.S)
     assert len(blocks) == 2
-    assert [len(_table(b)) for b in blocks] == [15, 15]  # header and 14 policies
+    assert [len(_table(b)) for b in blocks] == [16, 16]  # header and 15 policies
     assert _table(default_run[0]) == _table(blocks[0])
     assert _table(replay_run[0]) == _table(blocks[1])

@@ -83,7 +83,7 @@ def test_whalley_wilmott_beats_clock_hedging_at_equal_cost() -> None:
     clock = frontier([clock_policy(base, m) for m in (60, 120, 240, 480, 960)])
     ww = frontier(
         whalley_wilmott(
-            base, [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cost_bps=5.0, to=RebalanceTo.EDGE
+            base, [3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0], cost_bps=5.0, to=RebalanceTo.EDGE
         )
     )
     clock_costs, clock_stds = zip(*clock, strict=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from hedgebot.core.policy import (
     RebalanceTo,
     WhalleyWilmottBand,
     decide,
+    moves_to_band_edge,
 )
 
 deltas = st.floats(min_value=-500, max_value=500, allow_nan=False)
@@ -158,7 +160,7 @@ def test_percent_band_scales_with_gross_delta_within_bounds() -> None:
     assert band.half_width(_inputs(0, gross_delta=1)) == 1
 
 
-def test_whalley_wilmott_band_widens_with_gamma() -> None:
+def test_whalley_wilmott_band_is_wider_where_gamma_is_larger() -> None:
     """More gamma gives a wider Whalley–Wilmott band (H ∝ Γ^(2/3)), within its bounds."""
     band = WhalleyWilmottBand(risk_aversion=1e-4, cost=5e-4, minimum=0.01, maximum=100)
     low = band.half_width(_inputs(0, gamma=1e-5))
@@ -166,3 +168,48 @@ def test_whalley_wilmott_band_widens_with_gamma() -> None:
     assert math.isclose(high / low, 4.0, rel_tol=1e-9)
     expected = (1.5 * 5e-4 * 60_000 * 1e-5**2 / 1e-4) ** (1 / 3)
     assert math.isclose(low, expected)
+
+
+def test_relative_risk_aversion_gives_the_same_band_share_for_any_book_size() -> None:
+    """With A, γ = A / (G·S): a book ten times the size (gross delta and gamma ×10) gets a band
+    ten times as wide, the same share of its options' delta; with a fixed γ per USD it would
+    be only 10^(2/3) ≈ 4.6 times as wide."""
+    relative = WhalleyWilmottBand(relative_risk_aversion=100, cost=6e-4, minimum=1e-9, maximum=1e9)
+    small = relative.half_width(_inputs(0, gross_delta=2.0, gamma=2e-4))
+    large = relative.half_width(_inputs(0, gross_delta=20.0, gamma=2e-3))
+    assert math.isclose(large / small, 10.0, rel_tol=1e-9)
+    gamma_per_usd = 100 / (2.0 * 60_000)
+    absolute = WhalleyWilmottBand(risk_aversion=gamma_per_usd, cost=6e-4, minimum=1e-9, maximum=1e9)
+    assert math.isclose(absolute.half_width(_inputs(0, gross_delta=2.0, gamma=2e-4)), small)
+    grown = absolute.half_width(_inputs(0, gross_delta=20.0, gamma=2e-3))
+    assert math.isclose(grown / small, 10 ** (2 / 3), rel_tol=1e-9)
+    # (H / G)^3 = 3/2 · κ · (S·Γ / G)^2 / A
+    share = (1.5 * 6e-4 * (60_000 * 2e-4 / 2.0) ** 2 / 100) ** (1 / 3)
+    assert math.isclose(small / 2.0, share, rel_tol=1e-9)
+
+
+def test_whalley_wilmott_band_without_options_is_its_minimum() -> None:
+    band = WhalleyWilmottBand(relative_risk_aversion=100, cost=6e-4, minimum=0.05, maximum=10)
+    assert band.half_width(_inputs(0, gross_delta=0.0, gamma=0.0)) == 0.05
+
+
+def test_whalley_wilmott_band_takes_exactly_one_risk_aversion() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        WhalleyWilmottBand(
+            relative_risk_aversion=100, risk_aversion=1e-4, cost=6e-4, minimum=0.01, maximum=1
+        )
+    with pytest.raises(ValueError, match="exactly one"):
+        WhalleyWilmottBand(cost=6e-4, minimum=0.01, maximum=1)
+
+
+def test_moves_to_band_edge_solve_delta_plus_gamma_times_move() -> None:
+    """Δ−target = 0.1, Γ = 1e-4 coin/USD, H = 0.5: up 4,000 USD reaches +0.5, down 6,000 USD
+    reaches −0.5; a short-gamma book reaches the edges the other way round."""
+    assert moves_to_band_edge(0.1, 1e-4, 0.5) == pytest.approx((-6_000.0, 4_000.0))
+    assert moves_to_band_edge(0.1, -1e-4, 0.5) == pytest.approx((-4_000.0, 6_000.0))
+    for gamma in (1e-4, -1e-4):
+        moves = moves_to_band_edge(0.1, gamma, 0.5)
+        assert moves is not None
+        assert sorted(0.1 + gamma * move for move in moves) == pytest.approx([-0.5, 0.5])
+    assert moves_to_band_edge(0.1, 0.0, 0.5) is None
+    assert moves_to_band_edge(0.7, 1e-4, 0.5) is None  # outside already

@@ -1,5 +1,8 @@
-"""Two size figures per position: Deribit's recorded `size` and `size_currency` agree; a unit
-misread (the documented USDC-linear ambiguity) makes the underlying incomplete, naming the field."""
+"""Two size figures per position: on the recorded payloads of Deribit (`size` and
+`size_currency`), Binance USDⓈ-M (`positionAmt` and `notional` / `markPrice`), Bybit (`size` and
+`positionValue` / `avgPrice`) and OKX (`pos` × ctVal and `notionalUsd` / `markPx`) the two agree;
+a unit misread (the documented USDC-linear ambiguity, a contract count read as coin) makes the
+underlying incomplete, so trading on it holds, and the reason names the field."""
 
 from __future__ import annotations
 
@@ -28,8 +31,8 @@ def _position(raw: dict[str, Any]) -> Position:
     return position_from_ccxt(parsed, market, account="main", exchange_id="deribit")
 
 
-def _risk(position: Position, mark: float) -> Any:
-    instruments = {i.key: i for i in catalog_of("deribit").instruments}
+def _risk(position: Position, mark: float, exchange_id: str = "deribit") -> Any:
+    instruments = {i.key: i for i in catalog_of(exchange_id).instruments}
     quote = Quote(
         key=position.key,
         timestamp_ms=0,
@@ -38,16 +41,17 @@ def _risk(position: Position, mark: float) -> Any:
         mark_price=mark,
         underlying_price=mark,
     )
+    underlying = instruments[position.key].underlying
     book = AccountBook(account="main", positions=(position,), count_collateral=False)
     return assess(
         BookSnapshot(
             books=[book],
             instruments=instruments,
             quotes={position.key: quote},
-            index_prices={"BTC": mark},
+            index_prices={underlying: mark},
             now_ms=0,
         )
-    ).underlyings["BTC"]
+    ).underlyings[underlying]
 
 
 def test_recorded_size_and_size_currency_agree_and_the_position_is_valued() -> None:
@@ -83,3 +87,78 @@ def test_rounding_within_tolerance_agrees_and_beyond_it_does_not() -> None:
     second = np.array([0.02 * 1.01, 0.02 * 1.05, np.nan, 2.0])
     assert disagreeing(amounts, usd_face, price, second).tolist() == [False, True, False, False]
     assert SIZE_TOLERANCE == 0.02
+
+
+def _raw_of(venue: str, index: int) -> dict[str, Any]:
+    """One recorded position row of `venue` (tests/data, see its README)."""
+    if venue == "binanceusdm":
+        rows = [
+            *load_json("binance_usdm/position_risk.json"),
+            *load_json("binance_usdm/position_risk_hedge.json"),
+        ]
+    elif venue == "bybit":
+        rows = load_json("bybit/positions.json")["result"]["list"][:2]
+    else:
+        rows = load_json("okx/ccxt_position_inverse_cross.json")["httpResponse"]["data"]
+    return copy.deepcopy(rows[index])
+
+
+def _venue_position(venue: str, raw: dict[str, Any]) -> Position:
+    exchange = loaded_exchange(venue)
+    parsed = (
+        exchange.parse_position_risk(raw)
+        if venue == "binanceusdm"
+        else exchange.parse_position(raw)
+    )
+    market = catalog_of(venue).by_ccxt_symbol(parsed["symbol"])
+    assert market is not None
+    return position_from_ccxt(parsed, market, account="main", exchange_id=venue)
+
+
+MARK = {"binanceusdm": "markPrice", "bybit": "markPrice", "okx": "markPx"}
+SIZE = {"binanceusdm": "positionAmt", "bybit": "size", "okx": "pos"}
+SECOND = {
+    "binanceusdm": "notional / markPrice",
+    "bybit": "positionValue / avgPrice",
+    "okx": "notionalUsd / markPx",
+}
+RECORDED = [
+    ("binanceusdm", 0),  # one-way long 0.001 BTCUSDT
+    ("binanceusdm", 1),  # hedge mode LONG 0.005
+    ("binanceusdm", 2),  # hedge mode SHORT -0.002
+    ("bybit", 0),  # Buy 0.5 BTCUSDT, entry 50,000, mark 50,500
+    ("bybit", 1),  # Sell 5 ETHUSDT
+    ("okx", 0),  # 1 BTC-USD-SWAP contract (100 USD), real, from ccxt's static tests
+]
+
+
+@pytest.mark.parametrize(("venue", "index"), RECORDED)
+def test_recorded_second_size_agrees_and_the_position_is_valued(venue: str, index: int) -> None:
+    """Each recorded row's venue value / price is the same coin size as its amount: valued."""
+    raw = _raw_of(venue, index)
+    position = _venue_position(venue, raw)
+    assert position.size_field == SECOND[venue]
+    assert position.size_coin is not None
+    assert position.venue_delta is not None
+    assert position.size_coin == pytest.approx(position.venue_delta, rel=SIZE_TOLERANCE / 4)
+    risk = _risk(position, float(raw[MARK[venue]]), venue)
+    assert risk.complete, risk.missing
+    assert risk.net_delta == pytest.approx(position.venue_delta, rel=1e-9)
+
+
+@pytest.mark.parametrize(("venue", "index"), RECORDED)
+def test_recorded_size_misread_by_a_contract_factor_holds_and_names_the_field(
+    venue: str, index: int
+) -> None:
+    """The size field 100 times what the venue's value says (a contract count read as coin,
+    a lot size missed): that underlying is incomplete, so the engine holds it, and the reason
+    names the venue's field."""
+    raw = _raw_of(venue, index)
+    raw[SIZE[venue]] = str(float(raw[SIZE[venue]]) * 100)
+    position = _venue_position(venue, raw)
+    risk = _risk(position, float(raw[MARK[venue]]), venue)
+    assert not risk.complete
+    assert risk.net_delta == 0.0
+    [reason] = risk.missing
+    assert SECOND[venue] in reason
+    assert "unit or convention error" in reason

@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import re
 
+import pytest
+
 from hedgebot.core.headroom import account_headroom
+from hedgebot.core.policy import FixedBand, HedgeRule, RebalanceTo
 from hedgebot.core.risk import AccountBook, BookSnapshot, assess
 from hedgebot.core.shocks import DEFAULT_SPOT_MOVES, shock_grid
 from hedgebot.core.term_risk import term_risk
@@ -262,3 +265,56 @@ def test_report_of_a_real_deribit_chain() -> None:
     assert not re.search(r"\b(nan|inf)\b", text)
     assert text.count("deribit:BTC-") >= 40
     assert "SHOCK GRID BTC (index 47,795.22)" in text
+
+
+def _snapshot() -> BookSnapshot:
+    return BookSnapshot(
+        books=BOOKS, instruments=INSTRUMENTS, quotes=QUOTES, index_prices={"BTC": S}, now_ms=NOW
+    )
+
+
+def _hedges(half_width: float, target: float = 0.0) -> dict[str, HedgeRule]:
+    rule = HedgeRule(
+        target=target,
+        band=FixedBand(half_width),
+        rebalance_to=RebalanceTo.EDGE,
+        min_order=0.01,
+        max_order=5.0,
+        max_position=50.0,
+        cooldown_ms=0,
+    )
+    return {"BTC": rule}
+
+
+def _band_row(text: str) -> list[str]:
+    lines = text.split("HEDGE BANDS", 1)[1].split("\n\n", 1)[0].splitlines()
+    return re.split(r"\s{2,}", next(line for line in lines if line.startswith("BTC")).strip())
+
+
+def test_band_section_shows_the_price_moves_that_bring_the_delta_to_the_band_edges() -> None:
+    """The report's moves solve (Δ − target) + Γ·dS = ±H: from the book's own delta and gamma,
+    the move down and the move up land on the two edges (to the printed rounding)."""
+    risk = assess(_snapshot())
+    btc = risk.underlyings["BTC"]
+    assert btc.gamma != 0.0
+    target = btc.net_delta + 0.05  # the delta is 0.05 coin under the target
+    text = risk_report_text(
+        _snapshot(),
+        hedges=_hedges(0.2, target=target),
+    )
+    row = _band_row(text)
+    assert row[:3] == ["BTC", "FixedBand", "0.2000"]
+    assert row[5] == "-0.0500"
+    down, up = (float(cell.rstrip("%")) / 100 * S for cell in row[6:8])
+    assert down < 0 < up
+    edges = sorted(-0.05 + btc.gamma * move for move in (down, up))
+    assert edges == pytest.approx([-0.2, 0.2], abs=0.2 * 0.01)
+
+
+def test_band_section_says_when_the_delta_is_outside_the_band_already() -> None:
+    risk = assess(_snapshot())
+    text = risk_report_text(
+        _snapshot(),
+        hedges=_hedges(0.1, target=risk.underlyings["BTC"].net_delta + 0.5),
+    )
+    assert _band_row(text)[6:8] == ["outside now", "outside now"]

@@ -127,6 +127,7 @@ def test_binance_coinm_short_is_usd_face_and_coin_delta() -> None:
     assert position.amount == -300
     assert position.venue_delta == pytest.approx(-300 / 60_000)
     assert position.venue_delta == pytest.approx(float(raw["notionalValue"]))
+    assert (position.size_coin, position.size_field) == (-0.005, "notionalValue")
 
 
 def test_bybit_linear_sides_become_signs() -> None:

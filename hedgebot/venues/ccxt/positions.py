@@ -47,7 +47,7 @@ def position_from_ccxt(
             f"{market.instrument.symbol}: size {signed_venue_size} gives amount {amount} and "
             f"coin delta {venue_delta}"
         )
-    size_coin, size_field = _second_size(info, market, exchange_id)
+    size_coin, size_field = _second_size(info, market, exchange_id, signed_venue_size)
     return Position(
         account=account,
         key=market.instrument.key,
@@ -60,19 +60,54 @@ def position_from_ccxt(
 
 
 def _second_size(
-    info: Mapping[str, Any], market: VenueMarket, exchange_id: str
+    info: Mapping[str, Any], market: VenueMarket, exchange_id: str, signed_venue_size: float
 ) -> tuple[float | None, str]:
     """The venue's second size figure in coin, independent of the one `amount` came from.
 
-    Deribit reports `size_currency` (coin) for perpetuals and futures beside `size` (USD face
-    for inverse ones; for linear USDC ones the documentation is ambiguous, which this check
-    settles). `hedgebot.core.size_check` compares them.
+    Each is a value the venue computed itself, divided by the price it says it used, so it does
+    not go through hedgebot's contract size or unit rules (docs/venues.md, "Two size figures"):
+
+    * Deribit: `size_currency` (coin) beside `size` (USD face for inverse contracts; for linear
+      USDC ones the documentation is ambiguous, which this check settles);
+    * Binance USDⓈ-M: `notional` / `markPrice` (signed, quote currency at the mark); COIN-M:
+      `notionalValue` (signed, coin);
+    * Bybit linear: `positionValue` / `avgPrice` (unsigned, at the entry price; `entryPrice` on
+      the websocket), signed like the position;
+    * OKX swaps and futures: `notionalUsd` / `markPx` (unsigned, USD; for inverse contracts the
+      USD face), signed like the position.
+
+    `hedgebot.core.size_check` compares them with the amount converted to coin.
     """
-    if exchange_id == "deribit" and market.instrument.kind is not Kind.OPTION:
+    if market.instrument.kind is Kind.OPTION:
+        return None, ""
+    if exchange_id == "deribit":
         coin = _number(info.get("size_currency"))
-        if coin is not None:
-            return coin, "size_currency"
+        return (coin, "size_currency") if coin is not None else (None, "")
+    if exchange_id == "binanceusdm":
+        return _value_over_price(info, "notional", "markPrice", None)
+    if exchange_id == "binancecoinm":
+        coin = _number(info.get("notionalValue"))
+        return (coin, "notionalValue") if coin is not None else (None, "")
+    if exchange_id == "bybit" and not market.instrument.amount_is_usd:
+        price_field = "avgPrice" if _number(info.get("avgPrice")) else "entryPrice"
+        return _value_over_price(info, "positionValue", price_field, signed_venue_size)
+    if exchange_id == "okx":
+        return _value_over_price(info, "notionalUsd", "markPx", signed_venue_size)
     return None, ""
+
+
+def _value_over_price(
+    info: Mapping[str, Any], value_field: str, price_field: str, sign_of: float | None
+) -> tuple[float | None, str]:
+    """value / price in coin, named "value_field / price_field"; signed like `sign_of` when
+    the venue's value is unsigned (None: the value carries its own sign)."""
+    value, price = _number(info.get(value_field)), _number(info.get(price_field))
+    if value is None or price is None or price <= 0:
+        return None, ""
+    coin = value / price
+    if sign_of is not None:
+        coin = math.copysign(abs(coin), sign_of) if sign_of else abs(coin)
+    return coin, f"{value_field} / {price_field}"
 
 
 def _signed_venue_size(
