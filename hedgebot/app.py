@@ -43,7 +43,7 @@ from hedgebot.config import (
     url_credentials,
 )
 from hedgebot.core.fencing import client_prefix as make_client_prefix
-from hedgebot.core.guards import GuardLimits
+from hedgebot.core.guards import GuardLimits, TradingState
 from hedgebot.core.policy import (
     BandRule,
     FixedBand,
@@ -314,12 +314,20 @@ class Runtime:
             self.journal.set_flag("operator", reason=reason, set_by="operator", ts_ms=now)
         elif kind == "operator.resume":
             self.journal.clear_flags()
+            if self.gatekeeper.trading_state is TradingState.REDUCING:  # margin, not a halt
+                why = self.gatekeeper.trading_detail.reason
+                self.journal.set_flag("reducing", reason=why, set_by="margin", ts_ms=now)
         elif kind == "guard.halted":
             name = f"underlying:{detail.get('underlying', '')}"
             self.journal.set_flag(name, reason=reason, set_by="guard", ts_ms=now)
         elif kind == "guard.kill_switch":
             self.journal.set_flag("kill_switch", reason=reason, set_by="kill switch", ts_ms=now)
-        elif kind in ("order.lost", "fence.foreign_hedger"):
+        elif kind == "trading.state_changed":
+            if detail.get("to") == TradingState.REDUCING.value:
+                self.journal.set_flag("reducing", reason=reason, set_by="margin", ts_ms=now)
+            elif detail.get("from") == TradingState.REDUCING.value:
+                self.journal.clear_flags("reducing")
+        elif kind in ("order.lost", "order.unresolved", "fence.foreign_hedger"):
             for key, why in self.executor.halted.items():
                 name = f"instrument:{key.venue}:{key.symbol}"
                 self.journal.set_flag(name, reason=why, set_by=kind, ts_ms=now)
@@ -335,6 +343,8 @@ class Runtime:
                 self.gatekeeper.restore_kill_switch(flag.reason)
             elif kind == "underlying":
                 self.gatekeeper.restore_underlying_halt(rest, flag.reason)
+            elif kind == "reducing":
+                self.gatekeeper.restore_reducing(flag.reason, since_ms=flag.set_ms)
             elif kind == "instrument":
                 venue, _, symbol = rest.partition(":")
                 self.executor.halted[InstrumentKey(venue, symbol)] = flag.reason
