@@ -55,7 +55,7 @@ from hedgebot.core.policy import (
 from hedgebot.core.run_stats import RunSummary
 from hedgebot.daemon.engine import AccountSpec, Engine, EventNotifier, TurnObserver
 from hedgebot.daemon.executor import Executor, HedgeLeg
-from hedgebot.daemon.fence import FenceWatch
+from hedgebot.daemon.fence import FenceWatch, patrol
 from hedgebot.daemon.gatekeeper import Gatekeeper
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.market_sanity import SanityFilter
@@ -371,6 +371,12 @@ class Runtime:
         legs = hedge_legs(settings, instruments)
         for account, broker in self.venues.brokers.items():
             self._spawn(f"stream.account.{account}", broker.stream(self.state))
+            if self.mode == "live":  # only real orders can come from another hedger
+                interval_s = settings.venues[settings.accounts[account].venue].fence_interval_s
+                self._spawn(
+                    f"fence.patrol.{account}",
+                    patrol(broker, self.fence, clock=self.clock, interval_s=interval_s),
+                )
         await reconcile_accounts(self.venues.brokers, self.state)
         adopted = await adopt_unfinished_orders(
             journal=self.journal,
