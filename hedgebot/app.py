@@ -56,7 +56,7 @@ from hedgebot.core.policy import (
 from hedgebot.core.run_stats import RunSummary
 from hedgebot.daemon.engine import AccountSpec, Engine, TurnObserver
 from hedgebot.daemon.executor import Executor, HedgeLeg
-from hedgebot.daemon.fence import FenceWatch
+from hedgebot.daemon.fence import FenceWatch, patrol
 from hedgebot.daemon.gatekeeper import Gatekeeper
 from hedgebot.daemon.journal import Journal
 from hedgebot.daemon.market_sanity import SanityFilter
@@ -72,7 +72,7 @@ from hedgebot.model import events
 from hedgebot.model.errors import ConfigError, HedgebotError, StateUnusable
 from hedgebot.model.events import DaemonEventKind
 from hedgebot.model.instruments import Instrument, InstrumentKey
-from hedgebot.model.trading import Halt, HaltCause
+from hedgebot.model.trading import Halt, HaltCause, TradingState
 from hedgebot.operator import sd_notify
 from hedgebot.operator.console import ConsoleStatus
 from hedgebot.operator.logs import REDACTOR, configure_logging
@@ -299,6 +299,10 @@ class Runtime:
                 self.journal.set_halt(halt, ts_ms=now)
             case events.OperatorResume():
                 self.journal.clear_flags()
+                if self.gatekeeper.trading_state is TradingState.REDUCING:  # margin, not a halt
+                    why = self.gatekeeper.trading_detail.reason
+                    halt = Halt(cause=HaltCause.REDUCING, reason=why, set_by="margin")
+                    self.journal.set_halt(halt, ts_ms=now)
             case events.GuardHalted(underlying=underlying, reason=reason):
                 halt = Halt(
                     cause=HaltCause.UNDERLYING, subject=underlying, reason=reason, set_by="guard"
@@ -307,7 +311,13 @@ class Runtime:
             case events.KillSwitchEngaged(reason=reason):
                 halt = Halt(cause=HaltCause.KILL_SWITCH, reason=reason, set_by="kill switch")
                 self.journal.set_halt(halt, ts_ms=now)
-            case events.OrderLost() | events.FenceForeignHedger():
+            case events.TradingStateChanged(before=before, after=after, reason=reason):
+                if after is TradingState.REDUCING:
+                    halt = Halt(cause=HaltCause.REDUCING, reason=reason, set_by="margin")
+                    self.journal.set_halt(halt, ts_ms=now)
+                elif before is TradingState.REDUCING:
+                    self.journal.clear_flags(HaltCause.REDUCING.value)
+            case events.OrderLost() | events.OrderUnresolved() | events.FenceForeignHedger():
                 for key, why in self.executor.halted.items():
                     halt = Halt(
                         cause=HaltCause.INSTRUMENT,
@@ -333,6 +343,8 @@ class Runtime:
                     self.gatekeeper.restore_kill_switch(halt.reason)
                 case HaltCause.UNDERLYING:
                     self.gatekeeper.restore_underlying_halt(halt.subject, halt.reason)
+                case HaltCause.REDUCING:
+                    self.gatekeeper.restore_reducing(halt.reason, since_ms=flag.set_ms)
                 case HaltCause.INSTRUMENT:
                     venue, _, symbol = halt.subject.partition(":")
                     self._restored_halts[InstrumentKey(venue, symbol)] = halt.reason
@@ -366,6 +378,12 @@ class Runtime:
         legs = hedge_legs(settings, instruments)
         for account, broker in venues.brokers.items():
             self._spawn(f"stream.account.{account}", broker.stream(self.state))
+            if self.mode == "live":  # only real orders can come from another hedger
+                interval_s = settings.venues[settings.accounts[account].venue].fence_interval_s
+                self._spawn(
+                    f"fence.patrol.{account}",
+                    patrol(broker, self.fence, clock=self.clock, interval_s=interval_s),
+                )
         await reconcile_accounts(venues.brokers, self.state)
         adopted = await adopt_unfinished_orders(
             journal=self.journal,

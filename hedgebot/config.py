@@ -90,6 +90,8 @@ class VenueSettings(Section):
     api_password_file: Path | None = None
     stale_after_s: float = Field(default=15.0, gt=0)
     reconcile_interval_s: float = Field(default=30.0, gt=0)
+    fence_interval_s: float = Field(default=30.0, gt=0)
+    """Live mode: how often open orders and recent fills are read to spot another hedger."""
     keepalive_ms: int = Field(default=5000, gt=0)
 
 

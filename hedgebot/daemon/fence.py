@@ -8,6 +8,9 @@ Owns `FenceWatch` too: it sits between the account streams and the executor, and
 fill on a hedge instrument that carries another installation's hedgebot client id
 (`hedgebot.core.fencing`) means another hedger trades the same account: that instrument stops
 trading, the operator is alerted (``fence.foreign_hedger``), and `/status` shows the halt.
+The streams and start-up reconciliation feed it; `patrol` reads each account's open orders and
+recent fills over REST every ``fence_interval_s`` too, so a foreign order is seen mid-run even
+while a private stream is stalled or quiet.
 """
 
 from __future__ import annotations
@@ -17,12 +20,18 @@ import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+import structlog
+
+from hedgebot.clock import Clock
 from hedgebot.core.fencing import foreign_hedger
 from hedgebot.daemon.state import OrderListener
-from hedgebot.model.errors import AlreadyRunning, StateUnusable
+from hedgebot.model.errors import AlreadyRunning, AuthenticationFailed, StateUnusable, VenueError
 from hedgebot.model.events import EventSink, FenceForeignHedger
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import Fill, OrderUpdate
+from hedgebot.venues.ports import Broker
+
+log = structlog.get_logger("hedgebot.daemon.fence")
 
 
 class InstanceLock:
@@ -108,3 +117,25 @@ class FenceWatch(OrderListener):
     def on_account_snapshot(self, account: str, timestamp_ms: int) -> None:
         """Forward."""
         self.inner.on_account_snapshot(account, timestamp_ms)
+
+
+async def patrol(broker: Broker, fence: FenceWatch, *, clock: Clock, interval_s: float) -> None:
+    """Forever, every `interval_s`: the account's open orders and its fills of the last two
+    intervals, read over REST, are checked by `fence` (read only: the streams still deliver
+    our own). A failed read is logged and tried at the next patrol; revoked keys end the task
+    (the supervisor stops the daemon with exit 77)."""
+    window_ms = int(2 * interval_s * 1000)
+    while True:
+        await clock.sleep(interval_s)
+        try:
+            orders = await broker.open_orders()
+            fills = await broker.fills_since(clock.now_ms() - window_ms)
+        except AuthenticationFailed:
+            raise
+        except VenueError as exc:
+            log.warning("fence.patrol_failed", account=broker.account, error=str(exc))
+            continue
+        for update in orders:
+            fence.check(update.client_id, update.key)
+        for fill in fills:
+            fence.check(fill.client_id, fill.key)

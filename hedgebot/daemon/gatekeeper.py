@@ -235,6 +235,18 @@ class Gatekeeper:
         """Start-up: the kill switch a previous run engaged (journaled) holds again."""
         self._state = guards.engage_kill_switch(self._state, reason or "restored from journal")
 
+    def restore_reducing(self, reason: str, *, since_ms: int) -> None:
+        """Start-up: REDUCING a previous run journaled holds until a turn on fresh margin
+        figures says otherwise (only orders that reduce exposure go out before that)."""
+        if self._trading is TradingState.ACTIVE:
+            self._trading = TradingState.REDUCING
+            self._detail = TradingDetail(
+                state=TradingState.REDUCING,
+                reason=f"restored from the journal: {reason}",
+                origin=TradingOrigin.MARGIN,
+                since_ms=since_ms,
+            )
+
     def restore_underlying_halt(self, underlying: str, reason: str) -> None:
         """Start-up: an underlying halt a previous run journaled holds again."""
         self._state = guards.halt_underlying(self._state, underlying, reason)

@@ -83,6 +83,8 @@ class HaltCause(StrEnum):
     """One underlying, halted by a guard (a streak of rejects)."""
     INSTRUMENT = "instrument"
     """One hedge instrument (``<venue>:<symbol>``): a lost order, another hedger."""
+    REDUCING = "reducing"
+    """Margin: only reducing orders until a turn on fresh margin figures lifts it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

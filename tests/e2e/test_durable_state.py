@@ -13,6 +13,7 @@ import pytest
 
 from hedgebot.app import Runtime
 from hedgebot.daemon.journal import Journal
+from hedgebot.model import events
 from hedgebot.model.errors import StateUnusable, TaskDied
 from hedgebot.model.events import GuardHalted, KillSwitchEngaged
 from hedgebot.model.trading import TradingState
@@ -166,3 +167,74 @@ def test_run_for_still_works_twice_in_one_state_directory(tmp_path: Path) -> Non
     settings = settings_for(tmp_path)
     asyncio.run(run_for(settings, seconds=60))
     asyncio.run(run_for(settings, seconds=60))
+
+
+@dataclass
+class _Recorder:
+    """Every turn view (what /status serves, `TurnView.to_dict`); at one turn, the executor's
+    own unresolved-order halt of BTC's hedge instrument, as `Executor` raises it."""
+
+    runtime: Runtime | None = None
+    unresolved_at: int | None = None
+    views: list[TurnView] = field(default_factory=list)
+
+    def on_turn(self, view: TurnView) -> None:
+        assert self.runtime is not None
+        self.views.append(view)
+        if len(self.views) == self.unresolved_at:
+            key = self.runtime.engine.legs["BTC"].instrument.key  # type: ignore[union-attr]
+            reason = "order hb0n7 unresolved after 60 s of lookups"
+            self.runtime.executor.halted[key] = reason
+            self.runtime.notify(
+                events.OrderUnresolved(underlying="BTC", client_id="hb0n7", reason=reason)
+            )
+
+
+def _restart(settings_dir: Path, recorder: _Recorder, **overrides: str) -> Runtime:
+    settings = settings_for(settings_dir, LOOP_INTERVAL_S="1.0", **overrides)
+    runtime = Runtime(settings, live=False, observers=[recorder])
+    recorder.runtime = runtime
+    asyncio.run(runtime.run(asyncio.Event(), stop_at_ms=runtime.clock.now_ms() + 20_000))
+    return runtime
+
+
+def _flags(journal: Path) -> list[str]:
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+        names = [str(r[0]) for r in db.execute("SELECT name FROM flags ORDER BY name")]
+    db.close()
+    return names
+
+
+def test_reducing_and_an_unresolved_order_halt_survive_restarts_into_status(
+    tmp_path: Path,
+) -> None:
+    """A run on thin margin goes REDUCING and has an order it cannot resolve (its instrument
+    halted). The next start, margin still thin, serves in /status the REDUCING it restored (its
+    reason and time, not a new one) and the instrument halt; a start on healthy margin begins
+    REDUCING, leaves it on fresh figures, and keeps the instrument halted."""
+    thin = {"MARGIN__REDUCING_RATIO": "0.000001"}
+    first = _Recorder(unresolved_at=5)
+    journal = _restart(tmp_path, first, **thin).journal.path
+    entered = first.views[-1]
+    assert entered.trading_state == "reducing"
+    assert entered.underlyings["BTC"].trading.startswith("halted: order hb0n7 unresolved")
+    assert _flags(journal) == ["instrument:sim:BTC-PERPETUAL", "reducing"]
+
+    second = _Recorder()
+    _restart(tmp_path, second, **thin)
+    assert "reducing by margin" in _events(journal, "trading.restored")[0]
+    status = second.views[0].to_dict()
+    assert status["trading_state"] == "reducing"
+    assert status["trading_reason"] == f"restored from the journal: {entered.trading_reason}"
+    assert status["trading_since_ms"] == entered.trading_since_ms
+    btc = status["underlyings"]["BTC"]  # type: ignore[index]
+    assert btc["trading"].startswith("halted: order hb0n7 unresolved")
+
+    third = _Recorder()
+    _restart(tmp_path, third)
+    changes = _events(journal, "trading.state_changed")
+    assert '"from": "reducing"' in changes[-1]
+    assert '"to": "active"' in changes[-1]
+    assert third.views[-1].trading_state == "active"
+    assert third.views[-1].underlyings["BTC"].trading.startswith("halted: order hb0n7")
+    assert _flags(journal) == ["instrument:sim:BTC-PERPETUAL"]

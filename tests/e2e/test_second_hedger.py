@@ -21,6 +21,7 @@ from tests.support.live_harness import (
     local_exchange,
     run_until,
 )
+from tests.support.local_deribit import ccxt_deribit
 
 
 async def test_a_second_installation_on_the_same_account_never_sends(tmp_path: Path) -> None:
@@ -79,3 +80,55 @@ async def test_a_second_installation_on_the_same_account_never_sends(tmp_path: P
     assert flags == ["instrument:deribit:BTC-PERPETUAL", "instrument:deribit:ETH-PERPETUAL"]
     row = fenced.views[-1].underlyings["BTC"]
     assert f"installation {installation}" in row.trading
+
+
+async def test_a_foreign_order_appearing_mid_run_is_fenced_by_the_patrol(tmp_path: Path) -> None:
+    """Mid-run, with the private order and trade notifications withheld (and the quiet-stream
+    reconcile far away), another installation's resting order appears on BTC-PERPETUAL: the
+    periodic fence patrol reads it over REST, halts that instrument only, alerts, journals the
+    halt and shows it in /status."""
+    async with local_exchange(faults=True) as (server, book):
+        environ = {
+            "HEDGEBOT__MODE": "live",
+            "HEDGEBOT__STATE_DIR": str(tmp_path),
+            "HEDGEBOT__VENUES__DERIBIT__REST_URL": server.url,
+            "HEDGEBOT__VENUES__DERIBIT__WS_URL": server.ws_url,
+            "HEDGEBOT__VENUES__DERIBIT__STALE_AFTER_S": "3",
+            "HEDGEBOT__VENUES__DERIBIT__RECONCILE_INTERVAL_S": "600",
+            "HEDGEBOT__VENUES__DERIBIT__FENCE_INTERVAL_S": "1",
+            "HEDGEBOT__HTTP__ENABLED": "false",
+            "HEDGEBOT__VENUES__DERIBIT__API_KEY": "sim-main",
+            "HEDGEBOT__VENUES__DERIBIT__API_SECRET": "sim-main-secret",
+        }
+        fenced = Watcher(lambda view: view.underlyings["BTC"].trading.startswith("halted"))
+        runtime = Runtime(load_settings(CONFIG, environ=environ), live=True, observers=[fenced])
+        other = ccxt_deribit(server, book=book)
+
+        async def foreign_order() -> None:
+            for family in ("user.orders", "user.trades", "user.changes"):
+                server.faults.delay_notifications(family, 600_000)
+            await other.load_markets()
+            await other.create_order(
+                "BTC/USD:BTC", "limit", "buy", 10, 1000.0, {"label": "hbabcdefn1"}
+            )
+            await asyncio.wait_for(fenced.reached.wait(), 60)
+
+        try:
+            await run_until(runtime, Watcher(hedged_into_bands), timeout_s=60, then=foreign_order)
+        finally:
+            await other.close()
+    status = fenced.views[-1].to_dict()
+    rows = status["underlyings"]
+    assert isinstance(rows, dict)
+    assert rows["BTC"]["trading"].startswith("halted: another hedgebot (installation abcdef)")
+    assert not rows["ETH"]["trading"].startswith("halted"), "only the fenced instrument stops"
+    with sqlite3.connect(tmp_path / "journal-live.sqlite") as db:
+        fences = [
+            r[0]
+            for r in db.execute("SELECT detail FROM events WHERE kind = 'fence.foreign_hedger'")
+        ]
+        flags = [r[0] for r in db.execute("SELECT name FROM flags ORDER BY name")]
+    db.close()
+    assert len(fences) == 1
+    assert "abcdef" in fences[0]
+    assert flags == ["instrument:deribit:BTC-PERPETUAL"]

@@ -123,10 +123,12 @@ async def test_a_short_keepalive_turns_the_stall_into_request_timeout(
 async def test_dropped_websockets_raise_network_error_then_resubscribe(
     server: DeribitSimServer, exchange: Any
 ) -> None:
-    """Pending watches fail with NetworkError on a drop; the next watch reconnects and works."""
+    """Pending watches fail with NetworkError on a drop; the next watch reconnects and works.
+    The pending watch is on our orders, of which there are none: nothing can resolve it before
+    the drop (a ticker watch could be answered by the next ticker first)."""
     await asyncio.wait_for(exchange.watch_ticker(PERP), WAIT)
-    pending = asyncio.ensure_future(exchange.watch_ticker(PERP))
-    await until(server, lambda: subscribed(server, "ticker.BTC-PERPETUAL.100ms"))
+    pending = asyncio.ensure_future(exchange.watch_orders(PERP))
+    await until(server, lambda: subscribed(server, "user.orders.any.any.raw"))
     assert await server.faults.drop_websockets() == 1
     with pytest.raises(ccxt.NetworkError):
         await asyncio.wait_for(pending, WAIT)

@@ -3,9 +3,10 @@
 Owns `run_fault_window`: arm every fault of the scenario (except kills, which the subprocess
 driver owns, and partial fills, which are a thin market from the start), keep them up for the
 scenario's window — faults aimed at orders or their events stay armed until they hit something
-or a bounded extra time passed — then clear everything (`FaultController.reset`, the clock
-running again, event chaos off). Timing uses `WallClock.sleep`: it is the scenario's
-schedule, not synchronisation.
+or a bounded extra time passed, and a lost cancel confirmation as long as the order it will hit
+is still open on the exchange (a condition, not a longer wait) — then clear everything
+(`FaultController.reset`, the clock running again, event chaos off). Timing uses
+`WallClock.sleep`: it is the scenario's schedule, not synchronisation.
 
 It must not check anything.
 """
@@ -16,11 +17,16 @@ from hedgebot.clock import WallClock
 from hedgebot_localvenues.deribit.faults import LossMode
 from hedgebot_localvenues.deribit.server import DeribitSimServer
 from tests.e2e.chaos.fill_chaos import ChaosSwitch
+from tests.e2e.chaos.rig import ACCOUNT
 from tests.e2e.chaos.scenarios import Fault, FaultKind, Scenario
 
 ORDER_METHODS = ("private/buy", "private/sell")
 ORDER_FAULT_GRACE_S = 8.0
 """How long past the window a fault aimed at orders waits for an order to hit it."""
+DUE_HIT_BOUND_S = 60.0
+"""Past the grace, a lost cancel confirmation whose resting order is still open waits for
+that order's cancel (it is certain to come, however slow the machine); this bound only keeps
+a daemon that never cancels from hanging the harness (its open order is then a violation)."""
 POLL_S = 0.1
 
 _clock = WallClock()
@@ -120,6 +126,15 @@ def _pending(server: DeribitSimServer, switch: ChaosSwitch) -> bool:
     )
 
 
+def _hit_due(server: DeribitSimServer) -> bool:
+    """True while a fault's hit is certain to come: the order the fault made rest is still open,
+    so the daemon's cancel of it (after its order timeout) will take the lost confirmation."""
+    state = server.faults.state()
+    if state["resting_orders"] or not state["lost_cancel_confirmations"]:
+        return False
+    return any(o.is_open for o in server.state.registry.orders_of(ACCOUNT))
+
+
 async def run_fault_window(
     server: DeribitSimServer, scenario: Scenario, switch: ChaosSwitch
 ) -> dict[str, object]:
@@ -128,7 +143,9 @@ async def run_fault_window(
         await _arm(server, fault, switch)
     await _during(server, scenario)
     waited = 0.0
-    while _pending(server, switch) and waited < ORDER_FAULT_GRACE_S:
+    while _pending(server, switch) and (
+        waited < ORDER_FAULT_GRACE_S or (_hit_due(server) and waited < DUE_HIT_BOUND_S)
+    ):
         await _clock.sleep(POLL_S)
         waited += POLL_S
     unconsumed = server.faults.state()
