@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hedgebot.app import Runtime
 from hedgebot.clock import WallClock
-from hedgebot.config import load_settings
+from hedgebot.config import Settings, load_settings
 from hedgebot_localvenues.deribit.server import DeribitSimServer
 from tests.e2e.chaos.fill_chaos import ChaosSwitch, install
 from tests.e2e.chaos.rig import CONFIG, daemon_environ
@@ -31,9 +31,17 @@ class InProcessDaemon:
     """One `Runtime.run` task in this event loop."""
 
     def __init__(
-        self, server: DeribitSimServer, scenario: Scenario, state_dir: Path, switch: ChaosSwitch
+        self,
+        server: DeribitSimServer,
+        scenario: Scenario,
+        state_dir: Path,
+        switch: ChaosSwitch,
+        *,
+        settings: Settings | None = None,
     ) -> None:
-        settings = load_settings(CONFIG, environ=daemon_environ(server, state_dir, scenario))
+        """`settings` default to config/deribit-local.toml with `rig.daemon_environ`'s overrides."""
+        if settings is None:
+            settings = load_settings(CONFIG, environ=daemon_environ(server, state_dir, scenario))
         self.runtime = Runtime(settings, live=True, observers=[])
         if scenario.kinds & IN_PROCESS_ONLY:
             install(self.runtime, switch)
