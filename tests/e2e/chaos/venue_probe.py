@@ -88,6 +88,18 @@ class VenueProbe:
             result[code] = Figures(residual=options + hedge, perp=hedge, perp_size=hedge)
         return result
 
+    async def book_changes(self) -> list[str]:
+        """Where Deribit's options positions differ from the seeded book (a liquidation would
+        leave nothing to hedge: the scenario would prove nothing)."""
+        seeded = {p.symbol: p.amount for p in self.rig.book.accounts[ACCOUNT].positions}
+        snapshot = await self.rig.deribit.state.broker(ACCOUNT).snapshot()
+        held = {p.key.symbol: p.amount for p in snapshot.positions if p.amount}
+        return [
+            f"{symbol}: seeded {seeded.get(symbol, 0.0)}, held {held.get(symbol, 0.0)}"
+            for symbol in sorted(set(seeded) | set(held))
+            if abs(seeded.get(symbol, 0.0) - held.get(symbol, 0.0)) > 1e-9
+        ]
+
     async def sample(self) -> Sample:
         """Take and keep one sample."""
         taken = Sample(t=time.monotonic() - self._started, figures=await self.figures())

@@ -79,6 +79,10 @@ CALLS = 40.0
 """BTC calls in the options book before scaling (about +20 BTC of delta: several hedge orders
 of at most 5 BTC, so orders keep coming while faults are armed)."""
 
+COLLATERAL_BTC = 200.0
+"""Deribit collateral of the options account: enough margin for the largest short book (with
+10 BTC the local exchange liquidates 50 short calls at once, and the scenario has no book)."""
+
 HedgeServer = BinanceUsdmServer | BybitServer | OkxServer
 
 
@@ -88,6 +92,8 @@ async def venue_rig(exchange: HedgeVenue, scenario: Scenario) -> AsyncIterator[C
     start = exchange_start(scenario, dt.datetime.now(dt.UTC))
     calls = round(CALLS * scenario.book_scale * 10) / 10
     book, call = options_book(start, calls=calls)
+    main = book.accounts["main"].model_copy(update={"collateral": {"BTC": COLLATERAL_BTC}})
+    book = book.model_copy(update={"accounts": {"main": main}})
     deribit = await build_deribit(
         book,
         seed=scenario.seed,

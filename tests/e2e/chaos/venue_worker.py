@@ -144,6 +144,9 @@ async def run_venue_scenario(
             await daemon.stop()
             sampler.cancel()
         await probe.sample()
+        changed = await probe.book_changes()
+        if changed:
+            raise RuntimeError(f"the options book changed on Deribit: {'; '.join(changed)}")
         evidence = Evidence(
             creates=probe.creates(),
             orders=probe.orders(),
