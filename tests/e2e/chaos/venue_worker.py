@@ -9,7 +9,9 @@ trigger (the n-th create the hedge venue logged, at most the first: the book nee
 orders; or a drawn delay), run the fault window (and the kills), lift a reject halt as an
 operator would, wait — polling with a deadline — until the book is back in band with no open
 order and every trade journaled, stop the daemon, and check the same invariants
-(`invariants.check`) over what both exchanges and the journal say.
+(`invariants.check`) over what both exchanges and the journal say; a ``daemon.task_died`` in
+the journal counts against I4 too (an in-process daemon whose stream task died keeps its run
+task alive).
 
 A failure of the harness itself is reported as ``harness_error``, never as a daemon violation.
 """
@@ -147,13 +149,18 @@ async def run_venue_scenario(
         changed = await probe.book_changes()
         if changed:
             raise RuntimeError(f"the options book changed on Deribit: {'; '.join(changed)}")
+        journal = read_journal(daemon.journal_path)
+        died = journal.events.get("daemon.task_died", 0)
+        liveness = [*daemon.problems] + (
+            [f"daemon.task_died journaled {died} times"] if died else []
+        )
         evidence = Evidence(
             creates=probe.creates(),
             orders=probe.orders(),
             trades=probe.trades(),
-            journal=read_journal(daemon.journal_path),
+            journal=journal,
             samples=probe.samples,
-            liveness_problems=daemon.problems,
+            liveness_problems=liveness,
             band_problems=band_problems,
         )
     return {
