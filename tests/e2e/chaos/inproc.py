@@ -49,6 +49,8 @@ class InProcessDaemon:
         self.problems: list[str] = []
         self.restarts = 0
         self._stop = asyncio.Event()
+        self._told_to_stop = False
+        """Set by `stop` only: the daemon's supervisor sets `_stop` itself when a task dies."""
         self._task: asyncio.Task[object] | None = None
 
     async def start(self) -> None:
@@ -65,7 +67,7 @@ class InProcessDaemon:
     def check_alive(self) -> bool:
         """False (and a problem noted once) if the run task ended on its own."""
         task = self._task
-        if task is None or not task.done() or self._stop.is_set():
+        if task is None or not task.done() or self._told_to_stop:
             return task is not None
         problem = f"daemon ended on its own: {_ending(task)}"
         if problem not in self.problems:
@@ -84,6 +86,7 @@ class InProcessDaemon:
         self.check_alive()
         if self._task is None or self._task.done():
             return
+        self._told_to_stop = True
         self._stop.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
