@@ -48,6 +48,9 @@ SAMPLE_S = 0.2
 TRIGGER_TIMEOUT_S = 30.0
 RECOVERY_TIMEOUT_S = 45.0
 RECOVERY_POLL_S = 0.25
+HALT_WAIT_S = 3.0
+"""How long after a reject window the operator looks for the halt before giving up on it (fewer
+than three rejects never halt)."""
 
 _clock = WallClock()
 Daemon = InProcessDaemon | SubprocessDaemon
@@ -102,6 +105,20 @@ async def _recover(probe: VenueProbe, daemon: Daemon, journal: Path) -> tuple[li
     return [f"not settled {waited:.0f} s after the faults stopped: {'; '.join(last)}"], waited
 
 
+async def _resume_after_rejects(daemon: Daemon, scenario: Scenario) -> bool:
+    """Lift the halt the rejects caused, as an operator would once it shows: the halt comes
+    on the turn after the last reject, so a resume right when the window ends can miss it."""
+    if FaultKind.REJECT not in scenario.kinds:
+        return False
+    waited = 0.0
+    while not daemon.operator_resume():
+        if waited >= HALT_WAIT_S or not daemon.check_alive():
+            return False
+        await _clock.sleep(RECOVERY_POLL_S)
+        waited += RECOVERY_POLL_S
+    return True
+
+
 def _daemon(rig: CrossVenue, scenario: Scenario, state: Path, switch: ChaosSwitch) -> Daemon:
     overrides = venue_environ(rig, state)
     if scenario.in_process:
@@ -139,7 +156,7 @@ async def run_venue_scenario(
             await daemon.start()
             trigger = await _trigger(probe, scenario, daemon)
             window = await _faults_and_kills(rig, probe, scenario, daemon, switch)
-            resumed = daemon.operator_resume() if FaultKind.REJECT in scenario.kinds else False
+            resumed = await _resume_after_rejects(daemon, scenario)
             band_problems, settle_s = await _recover(probe, daemon, daemon.journal_path)
         finally:
             clear_venue(rig, switch)
