@@ -292,7 +292,8 @@ class Engine:
         return view
 
     def _uncount_unplaced(self, now: int) -> None:
-        """Creates the venue refused unplaced (rate limits) give back their notional budget."""
+        """Creates the venue refused unplaced (rate limits, rejects) give back their notional
+        budget; rejects still count towards the consecutive-reject halt."""
         for client_id in self.executor.take_unplaced():
             check = self._sent_checks.pop(client_id, None)
             if check is not None:

@@ -167,8 +167,8 @@ class Executor(OrderListener):
         return None
 
     def take_unplaced(self) -> list[str]:
-        """Client ids of creates the venue refused before placing them (rate limits), since the
-        last call: they were sent, but never exposed anything."""
+        """Client ids of creates the venue refused before placing them (rate limits, rejects),
+        since the last call: they were sent, but never exposed anything."""
         unplaced, self._unplaced = self._unplaced, []
         return unplaced
 
@@ -235,6 +235,7 @@ class Executor(OrderListener):
                 )
             )
         except OrderRejected as exc:
+            self._unplaced.append(request.client_id)  # refused: it never exposed anything
             self._apply(active, Rejected(at_ms=self._clock.now_ms(), reason=str(exc)))
             self.stats.rejects[active.underlying] = self.stats.rejects.get(active.underlying, 0) + 1
             self._observer(

@@ -56,6 +56,11 @@ class FaultPlan:
                 return fault
         return None
 
+    def clear(self) -> None:
+        """Disarm every fault that has not fired, and any pending websocket drop."""
+        self._armed.clear()
+        self.drop_websockets = False
+
     @property
     def pending(self) -> int:
         """How many faults have not fired yet."""

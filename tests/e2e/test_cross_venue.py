@@ -180,3 +180,31 @@ async def test_a_restart_reconciles_from_both_venues_and_sends_nothing_new(
     with sqlite3.connect(tmp_path / "journal-live.sqlite") as db:
         ids = [cid for (cid,) in db.execute("SELECT client_id FROM orders")]
     assert len(ids) == len(set(ids)) == creates_before
+
+
+async def test_rejected_creates_do_not_use_up_the_notional_budget(tmp_path: Path) -> None:
+    """Binance refuses the first two creates for want of margin (below the three-reject halt);
+    with a notional budget of 700,000 USD a minute, room for the whole hedge (about 10 BTC) but
+    not for that and the two refused 5 BTC orders, the daemon still hedges into its band within
+    the minute: a refused create never exposed anything, so it gives its notional back (the
+    per-venue fault campaign found rejected notional holding an OKX book out of its band)."""
+    async with cross_venue("binanceusdm") as venues:
+        create = CREATE_PATHS["binanceusdm"]
+        for _ in range(2):
+            venues.hedge.faults.arm(
+                Fault(
+                    kind="error",
+                    path=create,
+                    method="POST",
+                    code=-2019,
+                    message="Margin is insufficient.",
+                )
+            )
+        settings = cross_settings(venues, tmp_path)
+        guards = settings.guards.model_copy(update={"max_notional_per_minute_usd": 700_000.0})
+        runtime = Runtime(settings.model_copy(update={"guards": guards}), live=True, observers=[])
+        watcher = Watcher(_hedged)
+        await run_until(runtime, watcher, timeout_s=50)
+        outcomes = [r.outcome for r in venues.hedge.requests.order_creates()]
+    assert outcomes[:2] == ["error", "error"], "both refusals reached the daemon"
+    assert abs(watcher.views[-1].underlyings["BTC"].net_delta) <= 0.25 + 1e-9

@@ -69,8 +69,9 @@ class CrossVenue:
         return self.hedge.ledger.accounts["main"].position(HEDGE_SYMBOLS[self.exchange], "BOTH")
 
 
-def options_book(now: dt.datetime) -> tuple[SimBook, str]:
-    """Deribit's default live book cut down to 20 long BTC calls (about +10 BTC of delta)."""
+def options_book(now: dt.datetime, calls: float = 20.0) -> tuple[SimBook, str]:
+    """Deribit's default live book cut down to 20 long BTC calls (about +10 BTC of delta; `calls`
+    of them, short if negative)."""
     base = live_book(now)
     call = next(s for s in base.symbols if s.startswith("BTC-") and s.endswith("-C"))
     book = SimBook(
@@ -81,7 +82,7 @@ def options_book(now: dt.datetime) -> tuple[SimBook, str]:
                 api_key="sim-main",
                 api_secret=SecretStr("sim-main-secret"),
                 collateral={"BTC": 10.0},
-                positions=[SeedPosition(symbol=call, amount=20.0)],
+                positions=[SeedPosition(symbol=call, amount=calls)],
             )
         },
     )
@@ -124,6 +125,12 @@ async def cross_venue(
 def cross_settings(venues: CrossVenue, state_dir: Path, *, mode: str = "live") -> Settings:
     """The cross-venue config pointed at both local exchanges; live: keys set; paper: no key,
     the options book and collateral from the Deribit book."""
+    return load_settings(CONFIGS[venues.exchange], environ=cross_environ(venues, state_dir, mode))
+
+
+def cross_environ(venues: CrossVenue, state_dir: Path, mode: str = "live") -> dict[str, str]:
+    """The HEDGEBOT__* overrides `cross_settings` applies to the venue's cross-venue config (the
+    same mapping serves a daemon started as a subprocess)."""
     prefix = f"HEDGEBOT__VENUES__{venues.venue.upper()}__"
     environ = {
         "HEDGEBOT__MODE": mode,
@@ -136,13 +143,12 @@ def cross_settings(venues: CrossVenue, state_dir: Path, *, mode: str = "live") -
         f"{prefix}WS_URL": venues.hedge.ws_url,
         f"{prefix}STALE_AFTER_S": "3",
     }
-    config = CONFIGS[venues.exchange]
     if mode == "paper":
         seed = venues.book.accounts["main"]
         positions = [{"symbol": p.symbol, "amount": p.amount} for p in seed.positions]
         environ["HEDGEBOT__ACCOUNTS__OPTIONS__POSITIONS"] = json.dumps(positions)
         environ["HEDGEBOT__ACCOUNTS__OPTIONS__COLLATERAL"] = json.dumps(seed.collateral)
-        return load_settings(config, environ=environ)
+        return environ
     environ |= {
         "HEDGEBOT__VENUES__DERIBIT__API_KEY": "sim-main",
         "HEDGEBOT__VENUES__DERIBIT__API_SECRET": "sim-main-secret",
@@ -152,4 +158,4 @@ def cross_settings(venues: CrossVenue, state_dir: Path, *, mode: str = "live") -
     if venues.exchange == "okx":
         environ[f"{prefix}API_KEY"], environ[f"{prefix}API_SECRET"] = OKX_KEY[0], OKX_KEY[1]
         environ[f"{prefix}API_PASSWORD"] = OKX_KEY[2]
-    return load_settings(config, environ=environ)
+    return environ

@@ -87,6 +87,29 @@ async def test_instruments_come_from_the_venue(fake: tuple[FakeDeribit, str, str
     assert "BTC-COMBO-1" not in instruments
 
 
+async def test_a_feed_with_nothing_to_stream_stays_up_until_cancelled(
+    fake: tuple[FakeDeribit, str, str],
+) -> None:
+    """A venue holding none of the book's instruments (an options account with no position yet,
+    hedged on another venue) is asked for no quotes: its stream reports itself up and keeps
+    running until cancelled. It used to return at once, which the daemon's supervisor took for a
+    dead stream task: exit 70 at start-up, and again after every restart."""
+    server, rest, ws = fake
+    feed = _feed(rest, ws)
+    sink = RecordingSink(condition=lambda s: bool(s.statuses))
+    task = asyncio.create_task(feed.stream([], sink))
+    try:
+        await asyncio.wait_for(sink.reached.wait(), 10)
+        assert not task.done(), "the stream ended although nothing cancelled it"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await feed.close()
+    assert sink.statuses == [(True, "no instruments to stream")]
+    assert server.ws_connections == 0
+
+
 async def test_silent_stall_is_detected_and_the_socket_reopened(
     fake: tuple[FakeDeribit, str, str],
 ) -> None:

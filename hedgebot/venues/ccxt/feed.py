@@ -117,6 +117,12 @@ class CcxtMarketFeed:
             raise ValueError(f"{self.venue} feed asked for other venues' instruments: {foreign}")
         markets = [catalog.get(key.symbol) for key in keys]
         self._last_heard_ms = self._clock.now_ms()
+        if not markets:
+            # Nothing to quote on this venue (say, an options account that holds nothing yet,
+            # hedged elsewhere): stay up as the contract says rather than end, which the
+            # supervisor would take for a dead stream task (exit 70, again at every restart).
+            self._report(sink, connected=True, reason="no instruments to stream")
+            await asyncio.get_running_loop().create_future()
         async with asyncio.TaskGroup() as group:
             if self._exchange_id == "deribit":
                 for batch in _batches(markets, BATCH_CHANNELS):

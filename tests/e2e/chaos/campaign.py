@@ -1,6 +1,7 @@
 """Many scenarios, in parallel worker processes, and the table of what they found.
 
-Owns `run_campaign` (each scenario in its own ``python -m tests.e2e.chaos.worker`` process, at most
+Owns `run_campaign` (each scenario in its own ``python -m tests.e2e.chaos.worker`` process, or
+``tests.e2e.chaos.venue_worker`` when the hedge is on another venue, at most
 `jobs` at a time, each with its own exchange on an ephemeral port and its own state directory,
 killed if it overruns), `summarise` (per fault kind: scenarios run and violations per
 invariant) and `table` (that summary as text). Work directories of passing scenarios are
@@ -39,13 +40,20 @@ def _prepare(scenario: Scenario, workdir: Path) -> tuple[Path, Path]:
     return spec, out
 
 
-async def _run_one(scenario: Scenario, workdir: Path) -> dict[str, Any]:
+def _worker(venue: str) -> list[str]:
+    """The worker module (and its venue argument): Deribit's own, or the per-venue one."""
+    if venue == "deribit":
+        return ["tests.e2e.chaos.worker"]
+    return ["tests.e2e.chaos.venue_worker", venue]
+
+
+async def _run_one(scenario: Scenario, workdir: Path, venue: str) -> dict[str, Any]:
     spec, out = _prepare(scenario, workdir)
     with (workdir / "worker.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.e2e.chaos.worker",
+            *_worker(venue),
             str(spec),
             str(out),
             str(workdir),
@@ -73,14 +81,15 @@ async def run_campaign(
     workdir: Path,
     keep: bool = False,
     progress: Progress | None = None,
+    venue: str = "deribit",
 ) -> list[dict[str, Any]]:
-    """Run every scenario, `jobs` at a time; results in scenario order."""
+    """Run every scenario, `jobs` at a time, the hedge on `venue`; results in scenario order."""
     gate = asyncio.Semaphore(jobs)
 
     async def guarded(scenario: Scenario) -> dict[str, Any]:
         async with gate:
             where = workdir / f"s{scenario.index:04d}"
-            result = await _run_one(scenario, where)
+            result = await _run_one(scenario, where, venue)
             result["workdir"] = str(where)
             if not keep and not failed(result):
                 shutil.rmtree(where, ignore_errors=True)

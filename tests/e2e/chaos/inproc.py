@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hedgebot.app import Runtime
 from hedgebot.clock import WallClock
-from hedgebot.config import load_settings
+from hedgebot.config import Settings, load_settings
 from hedgebot.venue_wiring import VenueHooks
 from hedgebot_localvenues.deribit.server import DeribitSimServer
 from tests.e2e.chaos.fill_chaos import ChaosSwitch, hooks
@@ -32,15 +32,25 @@ class InProcessDaemon:
     """One `Runtime.run` task in this event loop."""
 
     def __init__(
-        self, server: DeribitSimServer, scenario: Scenario, state_dir: Path, switch: ChaosSwitch
+        self,
+        server: DeribitSimServer,
+        scenario: Scenario,
+        state_dir: Path,
+        switch: ChaosSwitch,
+        *,
+        settings: Settings | None = None,
     ) -> None:
-        settings = load_settings(CONFIG, environ=daemon_environ(server, state_dir, scenario))
+        """`settings` default to config/deribit-local.toml with `rig.daemon_environ`'s overrides."""
+        if settings is None:
+            settings = load_settings(CONFIG, environ=daemon_environ(server, state_dir, scenario))
         chaos = hooks(switch) if scenario.kinds & IN_PROCESS_ONLY else VenueHooks()
         self.runtime = Runtime(settings, live=True, observers=[], hooks=chaos)
         self.journal_path = state_dir / "journal-live.sqlite"
         self.problems: list[str] = []
         self.restarts = 0
         self._stop = asyncio.Event()
+        self._told_to_stop = False
+        """Set by `stop` only: the daemon's supervisor sets `_stop` itself when a task dies."""
         self._task: asyncio.Task[object] | None = None
 
     async def start(self) -> None:
@@ -57,7 +67,7 @@ class InProcessDaemon:
     def check_alive(self) -> bool:
         """False (and a problem noted once) if the run task ended on its own."""
         task = self._task
-        if task is None or not task.done() or self._stop.is_set():
+        if task is None or not task.done() or self._told_to_stop:
             return task is not None
         problem = f"daemon ended on its own: {_ending(task)}"
         if problem not in self.problems:
@@ -76,6 +86,7 @@ class InProcessDaemon:
         self.check_alive()
         if self._task is None or self._task.done():
             return
+        self._told_to_stop = True
         self._stop.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)

@@ -16,7 +16,7 @@ import os
 import random
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -51,8 +51,20 @@ async def _until(condition: Callable[[], bool], timeout_s: float, poll_s: float 
 class SubprocessDaemon:
     """``hedgebot run`` in a child process, its output in a log file."""
 
-    def __init__(self, server: DeribitSimServer, scenario: Scenario, state_dir: Path) -> None:
-        self._environ = {**os.environ, **daemon_environ(server, state_dir, scenario)}
+    def __init__(
+        self,
+        server: DeribitSimServer,
+        scenario: Scenario,
+        state_dir: Path,
+        *,
+        config: Path = CONFIG,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        """`overrides` (HEDGEBOT__* variables of `config`) default to `rig.daemon_environ`'s."""
+        if overrides is None:
+            overrides = daemon_environ(server, state_dir, scenario)
+        self._environ = {**os.environ, **overrides}
+        self._config = config
         self.journal_path = state_dir / "journal-live.sqlite"
         self._log_path = state_dir / "daemon.log"
         self._log: IO[bytes] | None = None
@@ -76,7 +88,7 @@ class SubprocessDaemon:
             "hedgebot",
             "run",
             "--config",
-            str(CONFIG),
+            str(self._config),
             "--live",
             cwd=REPO,
             env=self._environ,
