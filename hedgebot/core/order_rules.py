@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import Enum
+
+from hedgebot.model import rounding
 
 
 class Rule(Enum):
@@ -62,10 +64,8 @@ def venue_amount(rules: OrderRules, amount: float, price: float | None) -> float
     step; or the rule it breaks. Without a price the minimum value is not checked."""
     if not math.isfinite(amount) or amount <= 0:
         return RuleBreach(Rule.NOT_POSITIVE, f"{rules.symbol}: order amount must be positive")
-    step = Decimal(repr(rules.step))
-    wanted = Decimal(repr(amount)) / Decimal(repr(rules.amount_scale))
-    lots = (wanted / step).to_integral_value(rounding=ROUND_FLOOR)
-    result = float(lots * step)
+    wanted = float(Decimal(repr(amount)) / Decimal(repr(rules.amount_scale)))
+    result = rounding.to_step(wanted, rules.step)
     if result <= 0 or result < rules.min_amount:
         smallest = max(rules.min_amount, rules.step) * rules.amount_scale
         return RuleBreach(

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from hedgebot.model import rounding
+
 _MONTH_CODES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_CODES)}
 _DERIBIT_EXPIRY = re.compile(r"^(\d{1,2})([A-Z]{3})(\d{2})$")
@@ -90,17 +92,14 @@ class Instrument:
 
     def round_amount(self, amount: float) -> float:
         """Truncate an absolute amount towards zero to a whole number of contracts."""
-        lots = int(abs(amount) / self.contract_size + 1e-9)
-        rounded = lots * self.contract_size
+        rounded = rounding.to_step(abs(amount), self.contract_size)
         return rounded if amount >= 0 else -rounded
 
     def round_price(self, price: float, *, up: bool) -> float:
         """Round a price to the tick, up (for buys capped from above use up=False)."""
         if self.tick_size <= 0:
             return price
-        ticks = price / self.tick_size
-        whole = int(ticks) + (1 if up and ticks != int(ticks) else 0)
-        return round(whole * self.tick_size, 12)
+        return rounding.to_step(price, self.tick_size, up=up)
 
 
 class InstrumentKey(NamedTuple):

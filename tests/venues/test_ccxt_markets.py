@@ -148,13 +148,16 @@ def test_deribit_55_usd_becomes_50() -> None:
 
 @given(st.floats(min_value=10, max_value=1e8, allow_nan=False))
 def test_deribit_usd_amounts_truncate_to_multiples_of_ten(amount: float) -> None:
-    """Any USD amount is sent as the largest multiple of 10 not above it, matching ccxt."""
+    """Any USD amount is sent as the largest multiple of 10 not above it, matching ccxt; except
+    that a request within one billionth of a lot below a multiple (float noise, such as
+    99999999.99999999) is that multiple, where ccxt's truncation would drop a whole lot."""
     perp = catalog_of("deribit").get("BTC-PERPETUAL")
     sent = perp.venue_order_amount(amount)
     assert sent % 10 == 0
-    assert sent <= amount
+    assert sent <= amount + 10 * 1e-9
     assert amount - sent < 10
-    assert sent == float(loaded_exchange("deribit").amount_to_precision("BTC/USD:BTC", amount))
+    by_ccxt = float(loaded_exchange("deribit").amount_to_precision("BTC/USD:BTC", amount))
+    assert sent == by_ccxt or (sent - by_ccxt == 10 and sent - amount <= 10 * 1e-9)
 
 
 @given(

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import partial
 from typing import Any
 
 import structlog
 
 from hedgebot.clock import Clock
+from hedgebot.model import rounding
 from hedgebot.model.errors import BadVenueData, OrderRejected, VenueError
 from hedgebot.model.instruments import InstrumentKey
 from hedgebot.model.orders import OrderRequest, OrderUpdate, Side
@@ -245,10 +245,7 @@ def venue_limit_price(market: VenueMarket, price: float, side: Side) -> float:
         raise OrderRejected(f"{market.instrument.symbol}: limit price must be positive")
     if tick <= 0:
         return price
-    step = Decimal(repr(tick))
-    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
-    ticks = (Decimal(repr(price)) / step).to_integral_value(rounding=rounding)
-    rounded = float(ticks * step)
+    rounded = rounding.to_step(price, tick, up=side is Side.SELL)
     if rounded <= 0:
         raise OrderRejected(f"{market.instrument.symbol}: limit price {price} below one tick")
     return rounded

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hedgebot.model import rounding
 from hedgebot.model.instruments import Instrument, Kind
 from hedgebot.model.orders import OrderRequest, Side
 from hedgebot.venues.sim.accounting import Holding
 
 _RELATIVE_TOLERANCE = 1e-6
-_MULTIPLE_TOLERANCE = 1e-9
 
 
 def order_problem(
@@ -37,7 +37,7 @@ def order_problem(
 def _size_problem(instrument: Instrument, order: OrderRequest) -> str:
     if order.amount < instrument.min_amount * (1 - _RELATIVE_TOLERANCE):
         return f"amount {order.amount:g} below min_amount {instrument.min_amount:g}"
-    if not _is_multiple(order.amount, instrument.contract_size):
+    if not rounding.is_multiple(order.amount, instrument.contract_size):
         return (
             f"amount {order.amount:g} not a multiple of contract_size {instrument.contract_size:g}"
         )
@@ -45,7 +45,9 @@ def _size_problem(instrument: Instrument, order: OrderRequest) -> str:
 
 
 def _price_problem(instrument: Instrument, order: OrderRequest) -> str:
-    if instrument.tick_size > 0 and not _is_multiple(order.limit_price, instrument.tick_size):
+    if instrument.tick_size > 0 and not rounding.is_multiple(
+        order.limit_price, instrument.tick_size
+    ):
         return f"price {order.limit_price:g} not a multiple of tick_size {instrument.tick_size:g}"
     return ""
 
@@ -78,8 +80,3 @@ def _spot_problem(
     if order.amount + selling > holding.amount * (1 + _RELATIVE_TOLERANCE):
         return f"insufficient balance: selling {order.amount:g} with {holding.amount:g} held"
     return ""
-
-
-def _is_multiple(value: float, step: float) -> bool:
-    ratio = value / step
-    return abs(ratio - round(ratio)) <= _MULTIPLE_TOLERANCE * max(1.0, abs(ratio))
