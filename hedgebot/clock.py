@@ -47,8 +47,12 @@ class WallClock:
 
     async def wait(self, event: asyncio.Event, seconds: float) -> None:
         """Wake early when `event` is set (a market or account update arrived)."""
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for returns normally when the
+        # event and a cancellation of this task land in the same loop turn (CPython gh-86296),
+        # and the hedge loop around this wait would then outlive its own cancellation
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await event.wait()
         event.clear()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -13,6 +14,7 @@ from hedgebot.clock import WallClock
 from hedgebot.config import VenueSettings
 from hedgebot.model.instruments import InstrumentKey, Kind
 from hedgebot.model.market import IndexPrice, Quote
+from hedgebot.venues.ccxt.exchange_factory import create_exchange
 from hedgebot.venues.ccxt.feed import CcxtMarketFeed
 from tests.support.ccxt_fake_deribit import FakeDeribit
 from tests.support.ccxt_recorded import load_json
@@ -177,4 +179,43 @@ async def test_foreign_instruments_are_refused(fake: tuple[FakeDeribit, str, str
         with pytest.raises(ValueError, match="other venues"):
             await feed.stream([InstrumentKey("okx", "BTC-USD-SWAP")], RecordingSink())
     finally:
+        await feed.close()
+
+
+async def test_a_cancel_landing_with_a_ticker_stops_the_stream(
+    fake: tuple[FakeDeribit, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream is cancelled (a shutdown) in the same loop turn that a batch of tickers arrives:
+    it stops, and never asks for tickers again once told to stop. Through Python 3.11's
+    asyncio.wait_for the ticker was returned and the cancellation lost, so the feed streamed on
+    and whoever awaited its end waited for ever (the live benchmark hung about one run in forty
+    this way)."""
+    _, rest, ws = fake
+    settings = VenueSettings(driver="ccxt", exchange="deribit", rest_url=rest, ws_url=ws)
+    exchange = create_exchange(settings, venue="deribit", credentials=False)
+    feed = CcxtMarketFeed(venue="deribit", exchange=exchange, clock=WallClock(), stale_after_s=5)
+    answers: list[asyncio.Future[dict[str, Any]]] = []
+    asked_while_stopping: list[int] = []
+    asked = asyncio.Event()
+
+    async def watch_tickers(symbols: list[str], params: Any = None) -> dict[str, Any]:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            asked_while_stopping.append(task.cancelling())
+            raise asyncio.CancelledError  # end the run that lost its cancellation
+        answers.append(asyncio.get_running_loop().create_future())
+        asked.set()
+        return await answers[-1]
+
+    monkeypatch.setattr(exchange, "watch_tickers", watch_tickers)
+    stream = asyncio.create_task(feed.stream([PERP], RecordingSink()))
+    try:
+        await asyncio.wait_for(asked.wait(), 10)
+        answers[0].set_result({})
+        stream.cancel()
+        await asyncio.wait({stream}, timeout=10)
+        assert stream.cancelled()
+        assert asked_while_stopping == [], "the feed asked for tickers after being cancelled"
+    finally:
+        stream.cancel()
         await feed.close()

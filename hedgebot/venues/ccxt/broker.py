@@ -258,7 +258,10 @@ class CcxtBroker:
         failures = 0
         while True:
             try:
-                items = await asyncio.wait_for(watch(), self._reconcile_interval_s)
+                # asyncio.timeout, not wait_for, which in Python 3.11 can drop a cancellation
+                # that lands with the stream's answer (CPython gh-86296)
+                async with asyncio.timeout(self._reconcile_interval_s):
+                    items = await watch()
             except TimeoutError:
                 # Quiet, or stalled (Deribit's receive loop stops after an error frame and
                 # nothing says so): recycle the private websockets like a stale market feed,

@@ -140,7 +140,8 @@ class CcxtMarketFeed:
         while True:
             generation = self._generation
             try:
-                ticker = await asyncio.wait_for(self._watch(market), self._stale_after_s)
+                async with asyncio.timeout(self._stale_after_s):  # not wait_for: see _follow_batch
+                    ticker = await self._watch(market)
             except TimeoutError:
                 if self._socket_heard_recently():
                     continue
@@ -179,9 +180,11 @@ class CcxtMarketFeed:
         while True:
             generation = self._generation
             try:
-                woken = await asyncio.wait_for(
-                    self._exchange.watch_tickers(symbols), self._stale_after_s
-                )
+                # asyncio.timeout runs the watch in this task; Python 3.11's wait_for ran it in
+                # another and returned its ticker when our cancellation landed in the same loop
+                # turn (CPython gh-86296), so the loop went on streaming after being cancelled
+                async with asyncio.timeout(self._stale_after_s):
+                    woken = await self._exchange.watch_tickers(symbols)
             except TimeoutError:
                 if self._socket_heard_recently():
                     continue  # quiet instruments, or still subscribing while the socket streams
