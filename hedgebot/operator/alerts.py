@@ -337,9 +337,9 @@ class AlertDispatcher:
     async def _attempt(self, channel: AppriseChannel, alert: Alert) -> str | None:
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._executor, channel.send, alert),
-                self._options.attempt_timeout_s + 1.0,
-            )
+            # asyncio.timeout, not wait_for (Python 3.11's drops a cancel that lands with the
+            # answer), so the worker's loop stops when its cancellation comes
+            async with asyncio.timeout(self._options.attempt_timeout_s + 1.0):
+                return await loop.run_in_executor(self._executor, channel.send, alert)
         except TimeoutError:
             return "timeout"
