@@ -47,9 +47,15 @@ async def test_recovers_from_a_websocket_fault_without_hedging_twice(
             def recovered() -> bool:
                 fresh_quote = max(state.quote_received_ms.values()) > faulted_at + 500
                 fresh_account = state.account_received_ms.get("main", 0) > faulted_at + 500
+                # quotes and accounts can be fresh from the REST catch-up before the new
+                # sockets subscribe: wait for the resubscription too, not only fresh data
+                resubscribed = any(
+                    r.method.endswith("subscribe") for r in server.requests.entries(since_seq=mark)
+                )
                 return (
                     fresh_quote
                     and fresh_account
+                    and resubscribed
                     and bool(watcher.views)
                     and (hedged_into_bands(watcher.views[-1]))
                 )
