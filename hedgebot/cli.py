@@ -261,28 +261,42 @@ SIM_VENUES = ("deribit", "binanceusdm", "bybit", "okx")
 
 
 def _exchange_sim(argv: Sequence[str]) -> int:
-    # The one import of hedgebot_localvenues from the product, lazy so that no other command
-    # loads it (the named exception of the import contracts in pyproject.toml).
+    """Run the local exchange `--venue` names. `--help` without `--venue` prints every venue's
+    options (Deribit's first), each from that venue's own parser."""
+    names_venue = any(a == "--venue" or a.startswith("--venue=") for a in argv)
+    if not names_venue and any(a in ("-h", "--help") for a in argv):
+        _run_sim(SIM_VENUES[0], ["--help"])
+        print(f"  --venue {{{','.join(SIM_VENUES)}}}")
+        print(f"                 the exchange to serve (default {SIM_VENUES[0]}); the others:")
+        for venue in SIM_VENUES[1:]:
+            print(f"\n--venue {venue}:")
+            _run_sim(venue, ["--help"])
+        return 0
     chosen = _sim_venue(argv)
     if chosen is None:
         return 2
-    venue, rest = chosen
+    return _run_sim(*chosen)
+
+
+def _run_sim(venue: str, argv: Sequence[str]) -> int:
+    # The one import of hedgebot_localvenues from the product, lazy so that no other command
+    # loads it (the named exception of the import contracts in pyproject.toml).
     try:
         if venue == "binanceusdm":
             from hedgebot_localvenues.binance_usdm import main as binance_main
 
-            return binance_main(rest)
+            return binance_main(argv)
         if venue == "bybit":
             from hedgebot_localvenues.bybit import main as bybit_main
 
-            return bybit_main(rest)
+            return bybit_main(argv)
         if venue == "okx":
             from hedgebot_localvenues.okx import main as okx_main
 
-            return okx_main(rest)
+            return okx_main(argv)
         from hedgebot_localvenues.deribit import main as exchange_main
 
-        return exchange_main(rest)
+        return exchange_main(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad option (2)
         return exc.code if isinstance(exc.code, int) else 2
 

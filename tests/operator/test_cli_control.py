@@ -158,3 +158,21 @@ def test_help_works_on_every_subcommand(capsys: pytest.CaptureFixture[str]) -> N
         assert status == 0, name
         assert out.startswith(f"usage: hedgebot {name}"), name
     assert "--port" in (cli.main(["exchange-sim", "--help"]), capsys.readouterr().out)[1]
+
+
+def test_exchange_sim_help_lists_every_venue_and_its_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`hedgebot exchange-sim --help` lists the options the README shows for every local
+    exchange, not only Deribit's: --venue and each venue's own (--hedge-mode, --pos-mode, …)."""
+    assert cli.main(["exchange-sim", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: hedgebot exchange-sim")
+    for option in ("--faults", "--venue binanceusdm", "--hedge-mode", "--venue bybit"):
+        assert option in out, option
+    for option in ("--venue okx", "--pos-mode", "--acct-lv"):
+        assert option in out, option
+    assert cli.main(["exchange-sim", "--venue", "okx", "--help"]) == 0
+    okx_only = capsys.readouterr().out
+    assert "--acct-lv" in okx_only
+    assert "--faults" not in okx_only
