@@ -263,19 +263,20 @@ SIM_VENUES = ("deribit", "binanceusdm", "bybit", "okx")
 def _exchange_sim(argv: Sequence[str]) -> int:
     """Run the local exchange `--venue` names. `--help` without `--venue` prints every venue's
     options (Deribit's first), each from that venue's own parser."""
-    names_venue = any(a == "--venue" or a.startswith("--venue=") for a in argv)
-    if not names_venue and any(a in ("-h", "--help") for a in argv):
-        _run_sim(SIM_VENUES[0], ["--help"])
-        print(f"  --venue {{{','.join(SIM_VENUES)}}}")
-        print(f"                 the exchange to serve (default {SIM_VENUES[0]}); the others:")
-        for venue in SIM_VENUES[1:]:
-            print(f"\n--venue {venue}:")
-            _run_sim(venue, ["--help"])
-        return 0
     chosen = _sim_venue(argv)
     if chosen is None:
         return 2
-    return _run_sim(*chosen)
+    venue, rest = chosen
+    names_no_venue = len(rest) == len(argv)
+    if names_no_venue and any(a in ("-h", "--help") for a in rest):
+        _run_sim(SIM_VENUES[0], ["--help"])
+        print(f"  --venue {{{','.join(SIM_VENUES)}}}")
+        print(f"                 the exchange to serve (default {SIM_VENUES[0]}); the others:")
+        for other in SIM_VENUES[1:]:
+            print(f"\n--venue {other}:")
+            _run_sim(other, ["--help"])
+        return 0
+    return _run_sim(venue, rest)
 
 
 def _run_sim(venue: str, argv: Sequence[str]) -> int:

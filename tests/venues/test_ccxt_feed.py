@@ -188,7 +188,7 @@ async def test_a_cancel_landing_with_a_ticker_stops_the_stream(
     """The stream is cancelled (a shutdown) in the same loop turn that a batch of tickers arrives:
     it stops, and never asks for tickers again once told to stop. Through Python 3.11's
     asyncio.wait_for the ticker was returned and the cancellation lost, so the feed streamed on
-    and whoever awaited its end waited for ever (the live benchmark hung about one run in forty
+    and whoever awaited its end waited for ever (the live benchmark hung 1 run of 40, and 1 of 144,
     this way)."""
     _, rest, ws = fake
     settings = VenueSettings(driver="ccxt", exchange="deribit", rest_url=rest, ws_url=ws)
